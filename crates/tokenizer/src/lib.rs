@@ -1,0 +1,1 @@
+//! omnivox-tokenizer
