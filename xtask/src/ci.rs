@@ -13,7 +13,14 @@ pub fn run(_args: &[String]) -> Result<()> {
     };
     run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run_cmd(Command::new(root.join(".ci/check-deps")).current_dir(&root))?;
-    run_cmd(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run_cmd(cargo().args(["test", "--workspace"]))?;
     Ok(())
 }
