@@ -1,26 +1,60 @@
-//! `cargo xtask ci`: the checks CI runs, cheapest first.
+//! `cargo xtask ci`: the checks CI runs, cheapest first. `.ci/run` installs the
+//! system packages these need on a bare machine and then calls this.
+//!
+//! `cargo xtask ci --skip STEP[,STEP…]` leaves steps out (for local use).
 
 use crate::{run_cmd, workspace_root};
 use anyhow::Result;
 use std::process::Command;
+use std::time::Instant;
 
-pub fn run(_args: &[String]) -> Result<()> {
+/// Crates with a `cuda` feature; building the last one builds them all.
+const CUDA_BUILD: &[&str] = &["build", "-p", "omnivox-model", "--features", "cuda"];
+
+pub fn run(args: &[String]) -> Result<()> {
     let root = workspace_root();
-    let cargo = || {
+    let skip: Vec<String> = args
+        .iter()
+        .position(|a| a == "--skip")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let cargo = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO"));
-        c.current_dir(&root);
+        c.current_dir(&root).args(args);
         c
     };
-    run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run_cmd(Command::new(root.join(".ci/check-deps")).current_dir(&root))?;
-    run_cmd(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    run_cmd(cargo().args(["test", "--workspace"]))?;
+    let steps: Vec<(&str, Command)> = vec![
+        ("fmt", cargo(&["fmt", "--all", "--", "--check"])),
+        ("deps", cargo(&["xtask", "deps"])),
+        (
+            "clippy",
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        ("test", cargo(&["test", "--workspace"])),
+        ("cuda", cargo(CUDA_BUILD)),
+    ];
+    let total = Instant::now();
+    for (name, mut cmd) in steps {
+        if skip.iter().any(|s| s == name) {
+            eprintln!("== {name}: skipped");
+            continue;
+        }
+        let t = Instant::now();
+        eprintln!("== {name}");
+        run_cmd(&mut cmd)?;
+        eprintln!("== {name}: ok in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "== ci: all steps passed in {:.0} s",
+        total.elapsed().as_secs_f64()
+    );
     Ok(())
 }
