@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 mod audio_files;
 mod bench;
 mod ci;
+mod deps;
 mod fixtures;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -16,6 +17,7 @@ commands:
   fixtures [NAME…]     regenerate reference fixtures with torch/transformers (tools/reference/)
   audio-files          regenerate the committed peer-made audio test files (ffmpeg, opusenc, lame, flac)
   bench [WHAT…]        run the benchmarks and print figures for docs/benchmarks.md
+  deps                 check the dependency direction of docs/architecture.md
   ci                   run the checks CI runs (fmt, clippy, dependency direction, tests, cuda build)
 ";
 
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
         "audio-files" => audio_files::run(rest),
         "bench" => bench::run(rest),
         "ci" => ci::run(rest),
+        "deps" => deps::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
