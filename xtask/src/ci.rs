@@ -11,6 +11,15 @@ use std::time::Instant;
 /// Crates with a `cuda` feature; building the last one builds them all.
 const CUDA_BUILD: &[&str] = &["build", "-p", "omnivox-model", "--features", "cuda"];
 
+/// The OpenAI-SDK conformance suite against a running server of `kind`
+/// (`scripted`: the scripted test engine; `omnivox`: `omnivox serve` on the
+/// demo model).
+fn conformance(root: &std::path::Path, kind: &str) -> Command {
+    let mut c = Command::new(root.join("tools/conformance/run.sh"));
+    c.current_dir(root).env("OMNIVOX_CONFORMANCE_SERVER", kind);
+    c
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     let root = workspace_root();
     let skip: Vec<String> = args
@@ -40,6 +49,8 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
         ("test", cargo(&["test", "--workspace"])),
         ("cuda", cargo(CUDA_BUILD)),
+        ("conformance", conformance(&root, "scripted")),
+        ("conformance-demo", conformance(&root, "omnivox")),
     ];
     let total = Instant::now();
     for (name, mut cmd) in steps {
