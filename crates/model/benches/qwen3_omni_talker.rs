@@ -1,0 +1,199 @@
+//! Talker + code predictor frames per second for Qwen3-Omni-30B-A3B's
+//! `talker_config` (random weights, a stated number of talker layers), on
+//! CPU.
+//!
+//! One frame is what `generate` does per talker token: one talker decode
+//! step (the previous frame's summed code embeddings plus a text row),
+//! `codec_head`, code 0 chosen greedily after the always-suppressed ids and
+//! the 1.05 repetition penalty, then the code predictor's 15 residual codes
+//! (a 2-row prefill and 14 single-token steps, greedy) and the next input
+//! row. The talker's prompt (64 rows) is prefilled once, untimed.
+//!
+//! `cargo xtask bench talker` runs this next to transformers on the same
+//! weights (`tools/reference/bench_talker.py`) and prints the ratio. Alone:
+//! `cargo bench -p omnivox-model --bench qwen3_omni_talker`.
+//!
+//! Environment:
+//! - `OMNIVOX_BENCH_CHECKPOINT=DIR`: load the weights from `DIR`, writing
+//!   them there first (random, stored BF16, per-expert tensors as the Hub
+//!   stores them; `config.json` is the `talker_config`) if absent. Unset:
+//!   random weights straight from `RandomWeights`.
+//! - `OMNIVOX_BENCH_TALKER_LAYERS=N`: talker layers (default 4 of the
+//!   released 20, to keep two f32 copies of the experts in memory; the code
+//!   predictor always has all 5).
+//! - `OMNIVOX_BENCH_BACKENDS=flex,ndarray`: backends to run (default flex).
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use omnivox_model::loader::{Checkpoint, RandomWeights, StoredDtype, VarBuilder};
+use omnivox_model::qwen3_omni::talker::suppressed_ids;
+use omnivox_model::qwen3_omni::{Qwen3OmniTalker, TalkerConfig};
+use omnivox_model::{BatchSeq, ContiguousKvCache};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Rows of the talker prompt prefilled before the timed frames.
+const CONTEXT: usize = 64;
+
+/// `talker_config` of Qwen/Qwen3-Omni-30B-A3B-Instruct (shapes and ids;
+/// the weights are random), with `layers` talker layers.
+fn config_json(layers: usize) -> serde_json::Value {
+    serde_json::json!({
+        "text_config": {
+            "model_type": "qwen3_omni_moe_talker_text",
+            "vocab_size": 3072, "hidden_size": 1024, "intermediate_size": 2048,
+            "num_hidden_layers": layers, "num_attention_heads": 16, "num_key_value_heads": 2,
+            "head_dim": 128, "hidden_act": "silu", "max_position_embeddings": 65536,
+            "rms_norm_eps": 1e-6, "attention_bias": false, "sliding_window": null,
+            "decoder_sparse_step": 1, "mlp_only_layers": [], "moe_intermediate_size": 384,
+            "num_experts": 128, "num_experts_per_tok": 6, "norm_topk_prob": true,
+            "shared_expert_intermediate_size": 768, "tie_word_embeddings": false,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000,
+                                "mrope_section": [24, 20, 20], "interleaved": true}
+        },
+        "code_predictor_config": {
+            "model_type": "qwen3_omni_moe_talker_code_predictor",
+            "vocab_size": 2048, "hidden_size": 1024, "intermediate_size": 3072,
+            "num_hidden_layers": 5, "num_attention_heads": 16, "num_key_value_heads": 8,
+            "head_dim": 128, "hidden_act": "silu", "max_position_embeddings": 32768,
+            "rms_norm_eps": 1e-6, "attention_bias": false, "sliding_window": null,
+            "use_sliding_window": false, "num_code_groups": 16, "tie_word_embeddings": false,
+            "layer_types": ["full_attention", "full_attention", "full_attention", "full_attention", "full_attention"],
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000}
+        },
+        "num_code_groups": 16, "thinker_hidden_size": 2048, "accept_hidden_layer": 24,
+        "codec_bos_id": 2149, "codec_eos_token_id": 2150, "codec_pad_id": 2148,
+        "codec_nothink_id": 2155, "codec_think_bos_id": 2156, "codec_think_eos_id": 2157,
+        "speaker_id": {"chelsie": 2301, "ethan": 2302, "aiden": 2303},
+        "audio_token_id": 151675, "audio_start_token_id": 151669, "image_token_id": 151655,
+        "video_token_id": 151656, "vision_start_token_id": 151652,
+        "position_id_per_seconds": 13, "seconds_per_chunk": 2, "spatial_merge_size": 2
+    })
+}
+
+fn layers() -> usize {
+    std::env::var("OMNIVOX_BENCH_TALKER_LAYERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+}
+
+fn build<B: Backend>(device: &B::Device) -> Qwen3OmniTalker<B> {
+    let json = config_json(layers());
+    let cfg: TalkerConfig = serde_json::from_value(json.clone()).expect("the bench config is valid");
+    let random = RandomWeights::new(0, 0.02);
+    let Some(dir) = std::env::var_os("OMNIVOX_BENCH_CHECKPOINT") else {
+        let vb = VarBuilder::<B>::new(&random, device);
+        return Qwen3OmniTalker::load(&vb, &cfg).expect("building the talker");
+    };
+    let dir = Path::new(&dir);
+    if !dir.join("model.safetensors").exists() {
+        let vb = VarBuilder::<B>::new(&random, device);
+        drop(Qwen3OmniTalker::load(&vb, &cfg).expect("building the talker"));
+        random
+            .write_checkpoint(dir, StoredDtype::BF16, &json)
+            .expect("writing the bench checkpoint");
+    }
+    let ckpt = Checkpoint::open(dir).expect("opening the bench checkpoint");
+    let vb = VarBuilder::<B>::new(&ckpt, device);
+    let talker = Qwen3OmniTalker::load(&vb, &cfg).expect("loading the bench checkpoint");
+    vb.finish().expect("the bench checkpoint has every tensor");
+    talker
+}
+
+/// Deterministic rows standing in for the talker's input.
+fn rows<B: Backend>(n: usize, hidden: usize, seed: usize, device: &B::Device) -> Tensor<B, 2> {
+    let v: Vec<f32> = (0..n * hidden)
+        .map(|i| (((i + seed * 7919) as f32) * 0.618).sin() * 0.5)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [n, hidden]), device)
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// One frame: talker step, code 0, residual codes, the next input row.
+fn frame<B: Backend>(
+    talker: &Qwen3OmniTalker<B>,
+    cache: &mut ContiguousKvCache<B>,
+    input: Tensor<B, 2>,
+    text: &Tensor<B, 2>,
+    suppressed: &[u32],
+    seen: &mut [bool],
+) -> Tensor<B, 2> {
+    let mut seqs = [BatchSeq::text(cache, 1)];
+    let hidden = talker.forward(input, &mut seqs).expect("talker step");
+    let data = talker.codec_logits(hidden.clone()).into_data().convert::<f32>();
+    let mut logits = data.into_vec::<f32>().expect("f32 logits");
+    for (l, &s) in logits.iter_mut().zip(seen.iter()) {
+        if s {
+            *l = if *l < 0.0 { *l * 1.05 } else { *l / 1.05 };
+        }
+    }
+    for &id in suppressed {
+        logits[id as usize] = f32::NEG_INFINITY;
+    }
+    let code0 = argmax(&logits);
+    seen[code0 as usize] = true;
+    let embeds = talker.codec_embed(&[code0]).expect("code 0 embedding");
+    let greedy = |_: usize, row: &mut [f32]| -> omnivox_model::Result<u32> { Ok(argmax(row)) };
+    let residual = talker.code_predictor.predict(hidden, embeds, greedy).expect("code predictor");
+    let codes: Vec<u32> = std::iter::once(code0).chain(residual.into_iter().flatten()).collect();
+    talker.frame_embeds(&[codes]).expect("frame embeddings") + text.clone()
+}
+
+fn run<B: Backend>(c: &mut Criterion, backend: &str) {
+    let device = B::Device::default();
+    let talker = build::<B>(&device);
+    let hidden = talker.hidden_size();
+    let suppressed = suppressed_ids(&talker.config);
+    let text = rows::<B>(1, hidden, 1, &device);
+    let mut cache = talker.new_cache();
+    {
+        let mut seqs = [BatchSeq::text(&mut cache, CONTEXT)];
+        talker.forward(rows(CONTEXT, hidden, 0, &device), &mut seqs).expect("prefill");
+    }
+    let mut group = c.benchmark_group(format!("talker_{backend}"));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(3));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("frame", format!("{}_layers", layers())), |b| {
+        b.iter_custom(|iters| {
+            // One untimed frame makes the cloned cache's buffers its own;
+            // then `iters` frames in a row, as in generation.
+            let mut cache = cache.clone();
+            let mut seen = vec![false; talker.vocab_size()];
+            let mut input = frame(&talker, &mut cache, text.clone(), &text, &suppressed, &mut seen);
+            let t = Instant::now();
+            for _ in 0..iters {
+                input = frame(&talker, &mut cache, input, &text, &suppressed, &mut seen);
+            }
+            input.into_data();
+            t.elapsed()
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let backends = std::env::var("OMNIVOX_BENCH_BACKENDS").unwrap_or_else(|_| "flex".into());
+    for backend in backends.split(',') {
+        match backend.trim() {
+            "flex" => run::<omnivox_model::testing::Flex>(c, "flex"),
+            "ndarray" => run::<omnivox_model::testing::NdArray>(c, "ndarray"),
+            other => panic!("unknown backend `{other}` in OMNIVOX_BENCH_BACKENDS"),
+        }
+    }
+}
+
+criterion_group!(talker, benches);
+criterion_main!(talker);
