@@ -40,12 +40,24 @@ pub fn run(args: &[String]) -> Result<()> {
     run_cmd(
         Command::new(env!("CARGO"))
             .current_dir(&root)
-            .args(["bench", "-p", "omnivox-codec", "--bench", "code2wav", "--", GROUP])
+            .args([
+                "bench",
+                "-p",
+                "omnivox-codec",
+                "--bench",
+                "code2wav",
+                "--",
+                GROUP,
+            ])
             .env("OMNIVOX_BENCH_CHECKPOINT", &dir)
             .env("OMNIVOX_BENCH_FRAMES", frames.to_string()),
     )?;
     let py = python(&root)?;
-    eprintln!("$ {} tools/reference/bench_code2wav.py {} --frames {frames}", py.display(), dir.display());
+    eprintln!(
+        "$ {} tools/reference/bench_code2wav.py {} --frames {frames}",
+        py.display(),
+        dir.display()
+    );
     let out = Command::new(&py)
         .current_dir(&root)
         .arg("tools/reference/bench_code2wav.py")
@@ -53,14 +65,19 @@ pub fn run(args: &[String]) -> Result<()> {
         .args(["--frames", &frames.to_string()])
         .output()?;
     if !out.status.success() {
-        anyhow::bail!("bench_code2wav.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "bench_code2wav.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_code2wav.py printed no JSON")?;
     let samples = torch["samples"].as_f64().context("no sample count")?;
     let audio_s = samples / SAMPLE_RATE;
     let theirs = torch["forward"].as_f64().context("missing torch figure")?;
-    let theirs_chunked = torch["chunked_decode"].as_f64().context("missing torch figure")?;
+    let theirs_chunked = torch["chunked_decode"]
+        .as_f64()
+        .context("missing torch figure")?;
     println!("{}", machine());
     println!(
         "utterance: {frames} frames = {samples} samples = {audio_s:.2} s of audio; RTF = seconds of audio per wall second"
@@ -87,16 +104,24 @@ pub fn run(args: &[String]) -> Result<()> {
             reference / ours
         );
     }
-    println!("transformers `chunked_decode` (300/25): RTF {:.2} ({theirs_chunked:.2} s)", audio_s / theirs_chunked);
+    println!(
+        "transformers `chunked_decode` (300/25): RTF {:.2} ({theirs_chunked:.2} s)",
+        audio_s / theirs_chunked
+    );
     Ok(())
 }
 
 /// Criterion's median for one case, in seconds.
 fn criterion_median_s(root: &Path, case: &str, frames: usize) -> Result<f64> {
-    let path = root.join(format!("target/criterion/{GROUP}/{case}/{frames}/new/estimates.json"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let path = root.join(format!(
+        "target/criterion/{GROUP}/{case}/{frames}/new/estimates.json"
+    ));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"].as_f64().context("no median in estimates.json")?;
+    let ns = v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in estimates.json")?;
     Ok(ns * 1e-9)
 }
 
@@ -110,7 +135,12 @@ fn machine() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!("machine: {cpu}, {cores} cores; load average at the end: {}", load.trim())
+    format!(
+        "machine: {cpu}, {cores} cores; load average at the end: {}",
+        load.trim()
+    )
 }

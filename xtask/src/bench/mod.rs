@@ -7,15 +7,33 @@ use anyhow::{Result, bail};
 mod audio_encoder;
 mod code2wav;
 mod model;
+mod talker;
 
 /// `(name, what it measures, runner)`.
 type Area = (&'static str, &'static str, fn(&[String]) -> Result<()>);
 
-const AREAS: &[Area] = &[(
-    "model",
-    "Qwen3-0.6B-shaped decode step and prefill vs transformers; peak RSS while loading",
-    model::run,
-), ("code2wav", "Code2Wav real-time factor (released shape, whole and streamed) vs transformers", code2wav::run), ("audio-encoder", "Qwen3-Omni audio encoder throughput (30B-A3B shape, seconds of audio per second) vs transformers", audio_encoder::run)];
+const AREAS: &[Area] = &[
+    (
+        "model",
+        "Qwen3-0.6B-shaped decode step and prefill vs transformers; peak RSS while loading",
+        model::run,
+    ),
+    (
+        "code2wav",
+        "Code2Wav real-time factor (released shape, whole and streamed) vs transformers",
+        code2wav::run,
+    ),
+    (
+        "audio-encoder",
+        "Qwen3-Omni audio encoder throughput (30B-A3B shape, seconds of audio per second) vs transformers",
+        audio_encoder::run,
+    ),
+    (
+        "talker",
+        "talker + code predictor frames per second (released talker_config, random weights) vs transformers",
+        talker::run,
+    ),
+];
 
 pub fn run(args: &[String]) -> Result<()> {
     let (names, rest): (Vec<&String>, Vec<&String>) =

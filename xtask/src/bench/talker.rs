@@ -1,0 +1,138 @@
+//! `cargo xtask bench talker`: omnivox-model's Qwen3-Omni talker + code
+//! predictor against transformers on the same random weights at the
+//! released Qwen3-Omni-30B-A3B `talker_config` shape, in one run on one
+//! machine.
+//!
+//! 1. `cargo bench -p omnivox-model --bench qwen3_omni_talker` with
+//!    `OMNIVOX_BENCH_CHECKPOINT` set: the bench writes the random checkpoint
+//!    (BF16, per-expert tensors) on first use, loads it, prefills a 64-row
+//!    talker prompt and times frames (talker step + code 0 + 15 residual
+//!    codes) on flex.
+//! 2. `tools/reference/bench_talker.py` loads the same checkpoint into
+//!    `Qwen3OmniMoeTalkerForConditionalGeneration` (f32, CPU) and times
+//!    `talker.generate` per frame, greedy, as the full `generate` runs it.
+//!
+//! Prints a markdown table of frames per second for docs/benchmarks.md.
+//! `--layers=N` sets the talker's layers (default 4 of 20: two f32 copies
+//! of the full talker's experts do not fit next to everything else in 24 GB).
+
+use crate::fixtures::python;
+use crate::{run_cmd, workspace_root};
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::Command;
+
+const GROUP: &str = "talker_flex";
+/// A codec frame is 80 ms of audio (12.5 frames per second).
+const FRAMES_PER_AUDIO_SECOND: f64 = 12.5;
+
+pub fn run(args: &[String]) -> Result<()> {
+    let layers = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--layers="))
+        .map(str::parse::<usize>)
+        .transpose()
+        .context("--layers=N takes a number")?
+        .unwrap_or(4);
+    let root = workspace_root();
+    let dir = root.join(format!(
+        "target/omnivox-bench/talker-{layers}-layers-random-bf16"
+    ));
+    std::fs::create_dir_all(&dir)?;
+    run_cmd(
+        Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args([
+                "bench",
+                "-p",
+                "omnivox-model",
+                "--bench",
+                "qwen3_omni_talker",
+                "--",
+                GROUP,
+            ])
+            .env("OMNIVOX_BENCH_CHECKPOINT", &dir)
+            .env("OMNIVOX_BENCH_TALKER_LAYERS", layers.to_string()),
+    )?;
+    let py = python(&root)?;
+    eprintln!(
+        "$ {} tools/reference/bench_talker.py {}",
+        py.display(),
+        dir.display()
+    );
+    let out = Command::new(&py)
+        .current_dir(&root)
+        .arg("tools/reference/bench_talker.py")
+        .arg(&dir)
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "bench_talker.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let torch: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("bench_talker.py printed no JSON")?;
+    let theirs = torch["frame_s"].as_f64().context("missing torch figure")?;
+    let ours = criterion_median_s(&root, &format!("{layers}_layers"))?;
+    println!("{}", machine());
+    println!(
+        "talker: Qwen3-Omni-30B-A3B talker_config with {layers} of 20 layers (all 128 experts, top-6, shared expert), \
+         code predictor complete (5 layers, 15 residual groups); 64-row prompt prefilled; greedy"
+    );
+    println!(
+        "| measurement | omnivox (flex) | transformers (torch {}, {} threads) | omnivox / transformers |",
+        torch["versions"]["torch"].as_str().unwrap_or("?"),
+        torch["threads"]
+    );
+    println!("|---|---|---|---|");
+    let fmt = |s: f64| {
+        format!(
+            "{:.1} frames/s ({:.0} ms/frame, {:.2}× real time)",
+            1.0 / s,
+            s * 1e3,
+            1.0 / s / FRAMES_PER_AUDIO_SECOND
+        )
+    };
+    println!(
+        "| talker + code predictor, one frame | {} | {} | {:.2}× |",
+        fmt(ours),
+        fmt(theirs),
+        theirs / ours
+    );
+    Ok(())
+}
+
+/// Criterion's median for the frame case, in seconds.
+fn criterion_median_s(root: &Path, param: &str) -> Result<f64> {
+    let path = root.join(format!(
+        "target/criterion/{GROUP}/frame/{param}/new/estimates.json"
+    ));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let ns = v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in estimates.json")?;
+    Ok(ns * 1e-9)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "machine: {cpu}, {cores} cores; load average at the end: {}",
+        load.trim()
+    )
+}
