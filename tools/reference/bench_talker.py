@@ -13,10 +13,15 @@ repetition penalty, each talker token followed by the code predictor's own
 A frame's time is ``(t(F + 1 tokens) - t(1 token)) / F`` after a prompt of
 CONTEXT rows (the 1-token run is the prefill alone), medians over repetitions.
 
-Prints one JSON object: {"frame_s": seconds, "frames_per_s": ..., "frames": F,
-"context": CONTEXT, "layers": n, "threads": n, "versions": {...}}.
+For a batch of B sequences (``--batch 1,8``) the prompt, the trailing text and
+the pad row are B rows each, as the full ``generate`` batches them; a step then
+makes B frames.
 
-Usage: bench_talker.py CHECKPOINT_DIR [--frames 16] [--context 64] [--reps 5]
+Prints one JSON object: {"frame_s": {"1": seconds per step, "8": ...},
+"prefill_s": {...}, "frames": F, "context": CONTEXT, "layers": n, "threads": n,
+"versions": {...}}.
+
+Usage: bench_talker.py CHECKPOINT_DIR [--frames 16] [--context 64] [--reps 5] [--batch 1,8]
 """
 
 from __future__ import annotations
@@ -63,42 +68,45 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--context", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--batch", default="1,8")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     model = load(Path(args.checkpoint))
     cfg = model.config
     hidden, vocab = cfg.text_config.hidden_size, cfg.text_config.vocab_size
-    gen = torch.Generator().manual_seed(0)
-    prompt = torch.randn(1, args.context, hidden, generator=gen) * 0.5
-    trailing = torch.randn(1, args.frames, hidden, generator=gen) * 0.5
-    pad = torch.randn(1, 1, hidden, generator=gen) * 0.5
     suppressed = [i for i in range(vocab - 1024, vocab) if i != cfg.codec_eos_token_id]
+    out = {"frames": args.frames, "context": args.context, "layers": cfg.text_config.num_hidden_layers,
+           "threads": torch.get_num_threads(), "frame_s": {}, "prefill_s": {},
+           "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+    for batch in [int(b) for b in args.batch.split(",") if b]:
+        gen = torch.Generator().manual_seed(0)
+        prompt = torch.randn(batch, args.context, hidden, generator=gen) * 0.5
+        trailing = torch.randn(batch, args.frames, hidden, generator=gen) * 0.5
+        pad = torch.randn(batch, 1, hidden, generator=gen) * 0.5
+        mask = torch.ones(batch, args.context, dtype=torch.long)
 
-    def run(tokens: int) -> None:
-        model.generate(inputs_embeds=prompt, attention_mask=torch.ones(1, args.context, dtype=torch.long),
-                       trailing_text_hidden=trailing, tts_pad_embed=pad, max_new_tokens=tokens,
-                       min_new_tokens=tokens, do_sample=False, repetition_penalty=1.05,
-                       eos_token_id=cfg.codec_eos_token_id, suppress_tokens=suppressed,
-                       output_hidden_states=True, return_dict_in_generate=True)
+        def run(tokens: int) -> None:
+            model.generate(inputs_embeds=prompt, attention_mask=mask, trailing_text_hidden=trailing,
+                           tts_pad_embed=pad, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                           repetition_penalty=1.05, eos_token_id=cfg.codec_eos_token_id,
+                           suppress_tokens=suppressed, output_hidden_states=True, return_dict_in_generate=True)
 
-    def timed(tokens: int) -> float:
-        run(tokens)  # warm-up
-        samples = []
-        for _ in range(args.reps):
-            t = time.perf_counter()
-            run(tokens)
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples)
+        def timed(tokens: int) -> float:
+            run(tokens)  # warm-up
+            samples = []
+            for _ in range(args.reps):
+                t = time.perf_counter()
+                run(tokens)
+                samples.append(time.perf_counter() - t)
+            return statistics.median(samples)
 
-    with torch.inference_mode():
-        prefill = timed(1)
-        total = timed(args.frames + 1)
-    frame = (total - prefill) / args.frames
-    print(json.dumps({"frame_s": frame, "frames_per_s": 1.0 / frame, "frames": args.frames,
-                      "context": args.context, "layers": cfg.text_config.num_hidden_layers,
-                      "prefill_s": prefill, "threads": torch.get_num_threads(),
-                      "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}))
-
+        with torch.inference_mode():
+            prefill = timed(1)
+            total = timed(args.frames + 1)
+        # Seconds per step of the whole batch: each step makes one frame per sequence.
+        out["frame_s"][str(batch)] = (total - prefill) / args.frames
+        out["prefill_s"][str(batch)] = prefill
+    print(json.dumps(out))
 
 if __name__ == "__main__":
     main()

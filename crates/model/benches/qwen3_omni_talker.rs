@@ -7,7 +7,10 @@
 //! `codec_head`, code 0 chosen greedily after the always-suppressed ids and
 //! the 1.05 repetition penalty, then the code predictor's 15 residual codes
 //! (a 2-row prefill and 14 single-token steps, greedy) and the next input
-//! row. The talker's prompt (64 rows) is prefilled once, untimed.
+//! row. The talker's prompt (64 rows) is prefilled once, untimed. Measured
+//! for one sequence and for a batch of 8 stepped together (one talker
+//! forward and one code-predictor run for all 8 frames), as the engine
+//! batches.
 //!
 //! `cargo xtask bench talker` runs this next to transformers on the same
 //! weights (`tools/reference/bench_talker.py`) and prints the ratio. Alone:
@@ -35,6 +38,8 @@ use std::time::{Duration, Instant};
 
 /// Rows of the talker prompt prefilled before the timed frames.
 const CONTEXT: usize = 64;
+/// Sequences stepped together: one stream, and a batch as the engine runs.
+const BATCH: &[usize] = &[1, 8];
 
 /// `talker_config` of Qwen/Qwen3-Omni-30B-A3B-Instruct (shapes and ids;
 /// the weights are random), with `layers` talker layers.
@@ -81,7 +86,8 @@ fn layers() -> usize {
 
 fn build<B: Backend>(device: &B::Device) -> Qwen3OmniTalker<B> {
     let json = config_json(layers());
-    let cfg: TalkerConfig = serde_json::from_value(json.clone()).expect("the bench config is valid");
+    let cfg: TalkerConfig =
+        serde_json::from_value(json.clone()).expect("the bench config is valid");
     let random = RandomWeights::new(0, 0.02);
     let Some(dir) = std::env::var_os("OMNIVOX_BENCH_CHECKPOINT") else {
         let vb = VarBuilder::<B>::new(&random, device);
@@ -120,34 +126,50 @@ fn argmax(row: &[f32]) -> u32 {
     best as u32
 }
 
-/// One frame: talker step, code 0, residual codes, the next input row.
+/// One frame for each of a batch of sequences: one talker step over all of
+/// them, code 0 per sequence, the residual codes of all frames in one
+/// code-predictor run, the next input rows.
 fn frame<B: Backend>(
     talker: &Qwen3OmniTalker<B>,
-    cache: &mut ContiguousKvCache<B>,
+    caches: &mut [ContiguousKvCache<B>],
     input: Tensor<B, 2>,
     text: &Tensor<B, 2>,
     suppressed: &[u32],
-    seen: &mut [bool],
+    seen: &mut [Vec<bool>],
 ) -> Tensor<B, 2> {
-    let mut seqs = [BatchSeq::text(cache, 1)];
+    let mut seqs: Vec<BatchSeq<'_, B>> = caches.iter_mut().map(|c| BatchSeq::text(c, 1)).collect();
     let hidden = talker.forward(input, &mut seqs).expect("talker step");
-    let data = talker.codec_logits(hidden.clone()).into_data().convert::<f32>();
+    let data = talker
+        .codec_logits(hidden.clone())
+        .into_data()
+        .convert::<f32>();
     let mut logits = data.into_vec::<f32>().expect("f32 logits");
-    for (l, &s) in logits.iter_mut().zip(seen.iter()) {
-        if s {
-            *l = if *l < 0.0 { *l * 1.05 } else { *l / 1.05 };
+    let vocab = talker.vocab_size();
+    let mut code0 = Vec::with_capacity(caches.len());
+    for (row, seen) in logits.chunks_exact_mut(vocab).zip(seen.iter_mut()) {
+        for (l, &s) in row.iter_mut().zip(seen.iter()) {
+            if s {
+                *l = if *l < 0.0 { *l * 1.05 } else { *l / 1.05 };
+            }
         }
+        for &id in suppressed {
+            row[id as usize] = f32::NEG_INFINITY;
+        }
+        let code = argmax(row);
+        seen[code as usize] = true;
+        code0.push(code);
     }
-    for &id in suppressed {
-        logits[id as usize] = f32::NEG_INFINITY;
-    }
-    let code0 = argmax(&logits);
-    seen[code0 as usize] = true;
-    let embeds = talker.codec_embed(&[code0]).expect("code 0 embedding");
+    let embeds = talker.codec_embed(&code0).expect("code 0 embedding");
     let greedy = |_: usize, row: &mut [f32]| -> omnivox_model::Result<u32> { Ok(argmax(row)) };
-    let residual = talker.code_predictor.predict(hidden, embeds, greedy).expect("code predictor");
-    let codes: Vec<u32> = std::iter::once(code0).chain(residual.into_iter().flatten()).collect();
-    talker.frame_embeds(&[codes]).expect("frame embeddings") + text.clone()
+    let residual = talker
+        .code_predictor
+        .predict(hidden, embeds, greedy)
+        .expect("code predictor");
+    let frames: Vec<Vec<u32>> = (code0.into_iter().zip(residual))
+        .map(|(c, r)| std::iter::once(c).chain(r).collect())
+        .collect();
+    let n = frames.len();
+    talker.frame_embeds(&frames).expect("frame embeddings") + text.clone().repeat_dim(0, n)
 }
 
 fn run<B: Backend>(c: &mut Criterion, backend: &str) {
@@ -156,31 +178,41 @@ fn run<B: Backend>(c: &mut Criterion, backend: &str) {
     let hidden = talker.hidden_size();
     let suppressed = suppressed_ids(&talker.config);
     let text = rows::<B>(1, hidden, 1, &device);
-    let mut cache = talker.new_cache();
-    {
-        let mut seqs = [BatchSeq::text(&mut cache, CONTEXT)];
-        talker.forward(rows(CONTEXT, hidden, 0, &device), &mut seqs).expect("prefill");
-    }
     let mut group = c.benchmark_group(format!("talker_{backend}"));
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(3));
     group.measurement_time(Duration::from_secs(20));
-    group.throughput(Throughput::Elements(1));
-    group.bench_function(BenchmarkId::new("frame", format!("{}_layers", layers())), |b| {
-        b.iter_custom(|iters| {
-            // One untimed frame makes the cloned cache's buffers its own;
-            // then `iters` frames in a row, as in generation.
-            let mut cache = cache.clone();
-            let mut seen = vec![false; talker.vocab_size()];
-            let mut input = frame(&talker, &mut cache, text.clone(), &text, &suppressed, &mut seen);
-            let t = Instant::now();
-            for _ in 0..iters {
-                input = frame(&talker, &mut cache, input, &text, &suppressed, &mut seen);
-            }
-            input.into_data();
-            t.elapsed()
-        })
-    });
+    for &batch in BATCH {
+        // Every sequence's 64-row prompt, prefilled in one step.
+        let mut caches: Vec<ContiguousKvCache<B>> =
+            (0..batch).map(|_| talker.new_cache()).collect();
+        {
+            let mut seqs: Vec<BatchSeq<'_, B>> = caches
+                .iter_mut()
+                .map(|c| BatchSeq::text(c, CONTEXT))
+                .collect();
+            let prompt = rows(batch * CONTEXT, hidden, 0, &device);
+            talker.forward(prompt, &mut seqs).expect("prefill");
+        }
+        group.throughput(Throughput::Elements(batch as u64));
+        let id = BenchmarkId::new("frame", format!("{}_layers_batch{batch}", layers()));
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                // One untimed frame makes the cloned caches' buffers their
+                // own; then `iters` frames in a row, as in generation.
+                let mut caches = caches.clone();
+                let mut seen = vec![vec![false; talker.vocab_size()]; batch];
+                let first = text.clone().repeat_dim(0, batch);
+                let mut input = frame(&talker, &mut caches, first, &text, &suppressed, &mut seen);
+                let t = Instant::now();
+                for _ in 0..iters {
+                    input = frame(&talker, &mut caches, input, &text, &suppressed, &mut seen);
+                }
+                input.into_data();
+                t.elapsed()
+            })
+        });
+    }
     group.finish();
 }
 

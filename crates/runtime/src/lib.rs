@@ -2,12 +2,13 @@
 
 pub mod api;
 pub mod audio_store;
+pub mod demo;
 pub mod engine;
 pub mod kv;
 pub mod sampling;
 pub mod speech;
 pub mod stop;
-pub mod thinker_session;
-pub mod tools;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod thinker_session;
+pub mod tools;

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn a_stop_string_split_over_tokens_is_found_and_excluded() {
-        assert_eq!(run(&["END"], &["Hello E", "N", "D and more"]), ("Hello ".into(), true));
+        assert_eq!(
+            run(&["END"], &["Hello E", "N", "D and more"]),
+            ("Hello ".into(), true)
+        );
         assert_eq!(run(&["\n\n"], &["a\n", "\nb"]), ("a".into(), true));
         // The earliest of several stop strings wins.
         assert_eq!(run(&["yz", "b"], &["axyzb"]), ("ax".into(), true));
@@ -115,7 +118,10 @@ mod tests {
         assert_eq!(m.push("A"), StopOutcome::Continue("STA".into()));
         assert_eq!(m.push("S"), StopOutcome::Continue(String::new()));
         assert_eq!(m.finish(), "S");
-        assert_eq!(run(&["STOP"], &["no stop here"]), ("no stop here".into(), false));
+        assert_eq!(
+            run(&["STOP"], &["no stop here"]),
+            ("no stop here".into(), false)
+        );
     }
 
     #[test]

@@ -11,15 +11,15 @@
 
 use burn::tensor::backend::Backend;
 use omnivox_codec::StreamMode;
+use omnivox_model::qwen3_omni::ThinkerInput;
 use omnivox_model::testing::{Reference, check_close, fixture_dir};
 use omnivox_model::{BatchSeq, KvCache};
 use omnivox_runtime::sampling::SamplingOverrides;
 use omnivox_runtime::speech::{
-    SpeechError, SpeechEvent, SpeechFinish, SpeechRequest, SpeechSampling, SpeechSession, SpokenFilter, TalkerState,
-    Transcript, VoiceConfig, VoiceError,
+    SpeechError, SpeechEvent, SpeechFinish, SpeechRequest, SpeechSampling, SpeechSession,
+    SpokenFilter, TalkerState, Transcript, VoiceConfig, VoiceError,
 };
 use omnivox_runtime::thinker_session::{FinishReason, ThinkerRequest};
-use omnivox_model::qwen3_omni::ThinkerInput;
 use serde_json::Value;
 
 const NAME: &str = "qwen3_omni_talker";
@@ -32,18 +32,26 @@ fn session<B: Backend>(device: &B::Device, mode: StreamMode) -> SpeechSession<B>
 fn request(reference: &Reference, voice: &str, talker_max: usize) -> SpeechRequest {
     let text = std::fs::read_to_string(fixture_dir(NAME).join("cases.json")).unwrap();
     let cases: Value = serde_json::from_str(&text).unwrap();
-    let audio = (0..2).map(|i| reference.f32(&format!("clip.{i}")).unwrap().0).collect();
+    let audio = (0..2)
+        .map(|i| reference.f32(&format!("clip.{i}")).unwrap().0)
+        .collect();
     let thinker = ThinkerRequest {
         messages: cases["messages"].as_array().unwrap().clone(),
         audio,
         max_new_tokens: Some(THINKER_MAX_NEW),
-        sampling: SamplingOverrides { temperature: Some(0.0), ..SamplingOverrides::default() },
+        sampling: SamplingOverrides {
+            temperature: Some(0.0),
+            ..SamplingOverrides::default()
+        },
         ..ThinkerRequest::default()
     };
     SpeechRequest {
         thinker,
         voice: Some(voice.into()),
-        sampling: Some(SpeechSampling { max_new_tokens: talker_max, ..SpeechSampling::greedy() }),
+        sampling: Some(SpeechSampling {
+            max_new_tokens: talker_max,
+            ..SpeechSampling::greedy()
+        }),
     }
 }
 
@@ -68,7 +76,9 @@ fn run<B: Backend>(s: &SpeechSession<B>, req: &SpeechRequest) -> Reply {
     let mut r = Reply::default();
     for event in stream.by_ref() {
         match event.unwrap() {
-            SpeechEvent::Text { id, delta, finish, .. } => {
+            SpeechEvent::Text {
+                id, delta, finish, ..
+            } => {
                 r.ids.push(id);
                 r.transcript.push_str(&delta);
                 r.text_finish = r.text_finish.or(finish);
@@ -81,7 +91,10 @@ fn run<B: Backend>(s: &SpeechSession<B>, req: &SpeechRequest) -> Reply {
                 r.frames.push(frame);
                 r.samples.extend(samples);
             }
-            SpeechEvent::Done { reason, transcript_tail } => {
+            SpeechEvent::Done {
+                reason,
+                transcript_tail,
+            } => {
                 r.transcript.push_str(&transcript_tail);
                 r.finish = Some(reason);
             }
@@ -94,7 +107,9 @@ fn run<B: Backend>(s: &SpeechSession<B>, req: &SpeechRequest) -> Reply {
 /// `[groups, frames]` as the reference stores codes, from frame-major frames.
 fn codes(frames: &[Vec<u32>]) -> Vec<u32> {
     let groups = frames.first().map_or(0, Vec::len);
-    (0..groups).flat_map(|g| frames.iter().map(move |f| f[g])).collect()
+    (0..groups)
+        .flat_map(|g| frames.iter().map(move |f| f[g]))
+        .collect()
 }
 
 /// Thinker tokens, talker tokens, codes and waveform equal `generate`'s, for
@@ -105,7 +120,10 @@ fn greedy_speech_equals_generate<B: Backend>(device: &B::Device) {
     let s = session::<B>(device, StreamMode::REFERENCE);
     let reference = Reference::open(NAME).unwrap();
     let prompt = reference.ids("input_ids").unwrap();
-    for (case, voice, max, finish) in [("main", "Ethan", 64, SpeechFinish::Eos), ("limit", "CHELSIE", 9, SpeechFinish::Length)] {
+    for (case, voice, max, finish) in [
+        ("main", "Ethan", 64, SpeechFinish::Eos),
+        ("limit", "CHELSIE", 9, SpeechFinish::Length),
+    ] {
         let r = run(&s, &request(&reference, voice, max));
         let sequences = reference.ids(&format!("{case}.sequences")).unwrap();
         assert_eq!(sequences[..prompt.len()], prompt[..], "{case}: prompt");
@@ -114,16 +132,30 @@ fn greedy_speech_equals_generate<B: Backend>(device: &B::Device) {
         let talker_tokens = reference.ids(&format!("{case}.talker_tokens")).unwrap();
         assert_eq!(r.talker_tokens, talker_tokens, "{case}: talker tokens");
         assert_eq!(r.finish, Some(finish), "{case}");
-        assert_eq!(r.frames.len(), talker_tokens.len() - 1, "{case}: frames = talker tokens - 1");
-        assert_eq!(codes(&r.frames), reference.ids(&format!("{case}.codes")).unwrap(), "{case}: codes");
+        assert_eq!(
+            r.frames.len(),
+            talker_tokens.len() - 1,
+            "{case}: frames = talker tokens - 1"
+        );
+        assert_eq!(
+            codes(&r.frames),
+            reference.ids(&format!("{case}.codes")).unwrap(),
+            "{case}: codes"
+        );
         let (want, _) = reference.f32(&format!("{case}.waveform")).unwrap();
-        check_close(&r.samples, &want, 1e-4, 0.0).unwrap_or_else(|e| panic!("{case}: waveform: {e}"));
+        check_close(&r.samples, &want, 1e-4, 0.0)
+            .unwrap_or_else(|e| panic!("{case}: waveform: {e}"));
         let flat: Vec<u32> = r.frames.concat();
         let whole = s.speech().code2wav().decode(&flat, device).unwrap();
-        check_close(&r.samples, &whole, 1e-5, 0.0).unwrap_or_else(|e| panic!("{case}: streamed vs whole: {e}"));
+        check_close(&r.samples, &whole, 1e-5, 0.0)
+            .unwrap_or_else(|e| panic!("{case}: streamed vs whole: {e}"));
         // The transcript is the spoken tokens: every generated token but the last.
         let tok = s.thinker().processor().tokenizer();
-        assert_eq!(r.transcript, tok.decode(&r.ids[..r.ids.len() - 1], true).unwrap(), "{case}: transcript");
+        assert_eq!(
+            r.transcript,
+            tok.decode(&r.ids[..r.ids.len() - 1], true).unwrap(),
+            "{case}: transcript"
+        );
     }
 }
 
@@ -142,7 +174,10 @@ fn first_audio_after_one_thinker_token<B: Backend>(device: &B::Device) {
 /// Code2Wav streamed in chunked mode with several chunks (7 frames, 3 of
 /// left context) equals the reference's `chunked_decode(codes, 7, 3)`.
 fn chunked_stream_equals_reference_chunked_decode<B: Backend>(device: &B::Device) {
-    let mode = StreamMode::Chunked { chunk_size: 7, left_context: 3 };
+    let mode = StreamMode::Chunked {
+        chunk_size: 7,
+        left_context: 3,
+    };
     let s = session::<B>(device, mode);
     let reference = Reference::open(NAME).unwrap();
     let r = run(&s, &request(&reference, "ethan", 64));
@@ -157,10 +192,17 @@ fn voices_by_name<B: Backend>(device: &B::Device) {
     let s = session::<B>(device, StreamMode::REFERENCE);
     let reference = Reference::open(NAME).unwrap();
     let err = s.generate(&request(&reference, "Morgan", 4)).unwrap_err();
-    let SpeechError::Voice(VoiceError::Unknown { voice, available }) = err else { panic!("{err}") };
+    let SpeechError::Voice(VoiceError::Unknown { voice, available }) = err else {
+        panic!("{err}")
+    };
     assert_eq!(voice, "Morgan");
-    for name in ["aiden", "chelsie", "ethan", "alloy", "verse", "marin", "cedar"] {
-        assert!(available.iter().any(|a| a == name), "{name} missing from {available:?}");
+    for name in [
+        "aiden", "chelsie", "ethan", "alloy", "verse", "marin", "cedar",
+    ] {
+        assert!(
+            available.iter().any(|a| a == name),
+            "{name} missing from {available:?}"
+        );
     }
     let table = s.speech().voices();
     assert_eq!(table.resolve("shimmer").unwrap().id, 1040);
@@ -170,11 +212,17 @@ fn voices_by_name<B: Backend>(device: &B::Device) {
 
 /// Thinker prefill with the captures the talker needs, then a fresh talker
 /// state (bypassing the thinker's sampling, to script the reply).
-fn start<B: Backend>(s: &SpeechSession<B>, voice: &str, filter: &mut SpokenFilter) -> TalkerState<B> {
+fn start<B: Backend>(
+    s: &SpeechSession<B>,
+    voice: &str,
+    filter: &mut SpokenFilter,
+) -> TalkerState<B> {
     let reference = Reference::open(NAME).unwrap();
     let prompt = reference.ids("input_ids").unwrap();
     let thinker = s.thinker().thinker();
-    let audio: Vec<Vec<f32>> = (0..2).map(|i| reference.f32(&format!("clip.{i}")).unwrap().0).collect();
+    let audio: Vec<Vec<f32>> = (0..2)
+        .map(|i| reference.f32(&format!("clip.{i}")).unwrap().0)
+        .collect();
     let clips: Vec<&[f32]> = audio.iter().map(Vec::as_slice).collect();
     let text = std::fs::read_to_string(fixture_dir(NAME).join("cases.json")).unwrap();
     let cases: Value = serde_json::from_str(&text).unwrap();
@@ -190,26 +238,56 @@ fn start<B: Backend>(s: &SpeechSession<B>, voice: &str, filter: &mut SpokenFilte
     let p = s.thinker().processor().process(&input, &clips).unwrap();
     assert_eq!(p.input_ids, prompt);
     let mels: Vec<_> = (p.audio.iter())
-        .map(|a| omnivox_model::qwen3_omni::MelFeatures { data: &a.features.data, n_mels: a.features.n_mels, frames: a.features.n_frames })
+        .map(|a| omnivox_model::qwen3_omni::MelFeatures {
+            data: &a.features.data,
+            n_mels: a.features.n_mels,
+            frames: a.features.n_frames,
+        })
         .collect();
     let frames: Vec<usize> = mels.iter().map(|m| m.frames).collect();
-    let spans = thinker.audio_spans(&prompt, 0, &thinker.encode_audio(&mels).unwrap()).unwrap();
+    let spans = thinker
+        .audio_spans(&prompt, 0, &thinker.encode_audio(&mels).unwrap())
+        .unwrap();
     let mut cache = thinker.new_cache();
-    let positions = thinker.rope_index(&prompt, &frames).unwrap().to_positions().unwrap();
-    let mut seqs = [BatchSeq { positions, cache: &mut cache }];
+    let positions = thinker
+        .rope_index(&prompt, &frames)
+        .unwrap()
+        .to_positions()
+        .unwrap();
+    let mut seqs = [BatchSeq {
+        positions,
+        cache: &mut cache,
+    }];
     let capture = [0, s.speech().accept_hidden_layer()];
-    let out = thinker.forward(ThinkerInput { ids: prompt.clone(), audio: spans }, &mut seqs, &capture).unwrap();
+    let out = thinker
+        .forward(
+            ThinkerInput {
+                ids: prompt.clone(),
+                audio: spans,
+            },
+            &mut seqs,
+            &capture,
+        )
+        .unwrap();
     assert_eq!(cache.seq_len(), prompt.len());
     let mut c = out.captured.into_iter();
     let (embeds, hidden) = (c.next().unwrap(), c.next().unwrap());
     let voice = s.speech().voices().resolve(voice).unwrap();
-    let sampling = SpeechSampling { max_new_tokens: 40, ..SpeechSampling::greedy() };
-    s.speech().start(&prompt, embeds, hidden, &voice, &sampling, filter).unwrap()
+    let sampling = SpeechSampling {
+        max_new_tokens: 40,
+        ..SpeechSampling::greedy()
+    };
+    s.speech()
+        .start(&prompt, embeds, hidden, &voice, &sampling, filter)
+        .unwrap()
 }
 
 /// Feeds a scripted reply (all but its last token, then the end) and
 /// steps the talker to the end; returns its frames and the transcript.
-fn speak<B: Backend>(s: &SpeechSession<B>, reply: &[u32]) -> (Vec<Vec<u32>>, String, Option<SpeechFinish>) {
+fn speak<B: Backend>(
+    s: &SpeechSession<B>,
+    reply: &[u32],
+) -> (Vec<Vec<u32>>, String, Option<SpeechFinish>) {
     let tok = s.thinker().processor().tokenizer();
     let mut transcript = Transcript::new(s.filter().clone(), tok);
     let mut state = start(s, "ethan", transcript.filter_mut());
@@ -243,7 +321,12 @@ fn tool_calls_and_special_tokens_are_never_spoken<B: Backend>(device: &B::Device
     let id = |t: &str| tok.token_to_id(t).unwrap();
     let words = tok.encode("Sunny and warm", false).unwrap();
     let more = tok.encode(" in Paris.", false).unwrap();
-    let call = tok.encode("\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n", false).unwrap();
+    let call = tok
+        .encode(
+            "\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n",
+            false,
+        )
+        .unwrap();
     let think = tok.encode("\nLet me check.\n", false).unwrap();
     let end = id("<|im_end|>");
     let with: Vec<u32> = [
@@ -264,7 +347,10 @@ fn tool_calls_and_special_tokens_are_never_spoken<B: Backend>(device: &B::Device
     assert_eq!(text_with, "Sunny and warm in Paris.");
     assert_eq!(text_with, text_without);
     assert!(!frames_with.is_empty());
-    assert_eq!(frames_with, frames_without, "the talker heard something that is never spoken");
+    assert_eq!(
+        frames_with, frames_without,
+        "the talker heard something that is never spoken"
+    );
     assert!(finish_with.is_some());
     // Only a tool call: nothing to say.
     let only: Vec<u32> = [vec![id("<tool_call>")], call, vec![id("</tool_call>"), end]].concat();
@@ -280,7 +366,9 @@ fn a_batch_of_talkers_equals_each_alone<B: Backend>(device: &B::Device) {
     let reference = Reference::open(NAME).unwrap();
     let prompt = reference.ids("input_ids").unwrap().len();
     let reply = reference.ids("main.sequences").unwrap()[prompt..].to_vec();
-    let mut filters: Vec<SpokenFilter> = (0..2).map(|_| SpokenFilter::new(s.filter().clone())).collect();
+    let mut filters: Vec<SpokenFilter> = (0..2)
+        .map(|_| SpokenFilter::new(s.filter().clone()))
+        .collect();
     let feed = |state: &mut TalkerState<B>, n: usize| {
         reply[..n].iter().for_each(|&t| state.push_text(t));
         state.end_text();
@@ -290,11 +378,21 @@ fn a_batch_of_talkers_equals_each_alone<B: Backend>(device: &B::Device) {
         feed(&mut st, n);
         let mut frames = Vec::new();
         while st.is_ready() {
-            frames.extend(s.speech().step(&mut [&mut st]).unwrap().pop().unwrap().frame);
+            frames.extend(
+                s.speech()
+                    .step(&mut [&mut st])
+                    .unwrap()
+                    .pop()
+                    .unwrap()
+                    .frame,
+            );
         }
         frames
     };
-    let want = [alone("ethan", 9, &mut filters[0]), alone("chelsie", 4, &mut filters[1])];
+    let want = [
+        alone("ethan", 9, &mut filters[0]),
+        alone("chelsie", 4, &mut filters[1]),
+    ];
     let mut a = start(&s, "ethan", &mut filters[0]);
     let mut b = start(&s, "chelsie", &mut filters[1]);
     feed(&mut a, 9);

@@ -114,28 +114,100 @@ async fn run_prints_the_transcript_and_writes_the_answer() {
     assert!(run_turn(&engine, &bad, &mut Vec::new()).await.is_err());
 }
 
+/// A plain HTTP/1.1 GET on a fresh connection: `(status, body)`.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|b| b.1)
+        .unwrap_or("")
+        .to_owned();
+    (status, body)
+}
+
 #[test]
-fn the_binary_says_the_engine_is_not_built_yet() {
+fn the_binary_serves_the_demo_model_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
     let bin = env!("CARGO_BIN_EXE_omnivox");
     let help = Command::new(bin).arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("serve") && text.contains("run"), "{text}");
-    let serve = Command::new(bin)
-        .args(["serve", "--port", "0"])
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(
-        !serve.status.success(),
-        "no engine yet: must fail, not pretend"
-    );
-    let err = String::from_utf8_lossy(&serve.stderr);
-    assert!(err.contains("not part of this build yet"), "{err}");
     let bad = Command::new(bin)
         .args(["serve", "--device", "gpu"])
         .output()
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("gpu"));
+
+    let cache = temp_dir("binary-cache");
+    let mut child = Command::new(bin)
+        .args(["serve", "--port", "0"])
+        .current_dir(&cache)
+        .env("OMNIVOX_CACHE", &cache)
+        .env("RUST_LOG", "info")
+        .env_remove("OMNIVOX_API_KEY")
+        .env_remove("OMNIVOX_API_KEYS")
+        .env_remove("OMNIVOX_REDIS_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let addr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("no `listening on` line in time:\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(log.contains("DEMO model"), "{log}");
+    assert!(log.contains("NO API KEYS"), "{log}");
+    // The weights load behind /ready.
+    let ready = loop {
+        let (status, _) = http_get(&addr, "/ready");
+        if status == 200 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(ready, 200);
+    let (status, models) = http_get(&addr, "/v1/models");
+    assert_eq!(status, 200, "{models}");
+    assert!(models.contains("demo"), "{models}");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exited = child.wait().unwrap();
+    assert!(
+        exited.success(),
+        "SIGTERM must end in a clean exit: {exited}"
+    );
 }

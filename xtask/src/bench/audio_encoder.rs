@@ -23,21 +23,44 @@ const CONFIG: &str = "crates/model/tests/data/qwen3-omni-30b-a3b-instruct.config
 
 pub fn run(args: &[String]) -> Result<()> {
     let root = workspace_root();
-    let seconds = if args.iter().any(|a| a == "--quick") { "10" } else { "10,30" };
+    let seconds = if args.iter().any(|a| a == "--quick") {
+        "10"
+    } else {
+        "10,30"
+    };
     run_cmd(
         Command::new(env!("CARGO"))
             .current_dir(&root)
-            .args(["bench", "-p", "omnivox-model", "--bench", "qwen3_omni_audio_encoder", "--", GROUP])
+            .args([
+                "bench",
+                "-p",
+                "omnivox-model",
+                "--bench",
+                "qwen3_omni_audio_encoder",
+                "--",
+                GROUP,
+            ])
             .env("OMNIVOX_BENCH_SECONDS", seconds),
     )?;
     let py = python(&root)?;
-    eprintln!("$ {} tools/reference/bench_audio_encoder.py {CONFIG} --seconds {seconds}", py.display());
+    eprintln!(
+        "$ {} tools/reference/bench_audio_encoder.py {CONFIG} --seconds {seconds}",
+        py.display()
+    );
     let out = Command::new(&py)
         .current_dir(&root)
-        .args(["tools/reference/bench_audio_encoder.py", CONFIG, "--seconds", seconds])
+        .args([
+            "tools/reference/bench_audio_encoder.py",
+            CONFIG,
+            "--seconds",
+            seconds,
+        ])
         .output()?;
     if !out.status.success() {
-        anyhow::bail!("bench_audio_encoder.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "bench_audio_encoder.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_audio_encoder.py printed no JSON")?;
@@ -52,19 +75,31 @@ pub fn run(args: &[String]) -> Result<()> {
     for s in seconds.split(',') {
         let audio: f64 = s.parse()?;
         let ours = criterion_median_s(&root, s)?;
-        let theirs = torch["encode"][s].as_f64().context("missing torch figure")?;
+        let theirs = torch["encode"][s]
+            .as_f64()
+            .context("missing torch figure")?;
         let fmt = |t: f64| format!("{:.2} s ({:.2} s of audio/s)", t, audio / t);
-        println!("| {s} s | {} | {} | {:.2}× |", fmt(ours), fmt(theirs), theirs / ours);
+        println!(
+            "| {s} s | {} | {} | {:.2}× |",
+            fmt(ours),
+            fmt(theirs),
+            theirs / ours
+        );
     }
     Ok(())
 }
 
 /// Criterion's median for one clip length, in seconds.
 fn criterion_median_s(root: &Path, seconds: &str) -> Result<f64> {
-    let path = root.join(format!("target/criterion/{GROUP}/encode/{seconds}/new/estimates.json"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let path = root.join(format!(
+        "target/criterion/{GROUP}/encode/{seconds}/new/estimates.json"
+    ));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"].as_f64().context("no median in estimates.json")?;
+    let ns = v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in estimates.json")?;
     Ok(ns * 1e-9)
 }
 
@@ -77,6 +112,8 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("machine: {cpu}, {cores} cores")
 }

@@ -73,8 +73,6 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_talker.py printed no JSON")?;
-    let theirs = torch["frame_s"].as_f64().context("missing torch figure")?;
-    let ours = criterion_median_s(&root, &format!("{layers}_layers"))?;
     println!("{}", machine());
     println!(
         "talker: Qwen3-Omni-30B-A3B talker_config with {layers} of 20 layers (all 128 experts, top-6, shared expert), \
@@ -86,20 +84,26 @@ pub fn run(args: &[String]) -> Result<()> {
         torch["threads"]
     );
     println!("|---|---|---|---|");
-    let fmt = |s: f64| {
-        format!(
-            "{:.1} frames/s ({:.0} ms/frame, {:.2}× real time)",
-            1.0 / s,
-            s * 1e3,
-            1.0 / s / FRAMES_PER_AUDIO_SECOND
-        )
-    };
-    println!(
-        "| talker + code predictor, one frame | {} | {} | {:.2}× |",
-        fmt(ours),
-        fmt(theirs),
-        theirs / ours
-    );
+    for batch in [1usize, 8] {
+        let theirs = torch["frame_s"][batch.to_string()]
+            .as_f64()
+            .context("missing torch figure")?;
+        let ours = criterion_median_s(&root, &format!("{layers}_layers_batch{batch}"))?;
+        let fmt = |s: f64| {
+            let fps = batch as f64 / s;
+            format!(
+                "{fps:.1} frames/s ({:.0} ms/step, {:.2}× real time)",
+                s * 1e3,
+                fps / FRAMES_PER_AUDIO_SECOND
+            )
+        };
+        println!(
+            "| talker + code predictor, {batch} sequence(s) stepped together | {} | {} | {:.2}× |",
+            fmt(ours),
+            fmt(theirs),
+            theirs / ours
+        );
+    }
     Ok(())
 }
 

@@ -7,13 +7,6 @@ use crate::loader::VarBuilder;
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
-/// Column blocks a decode-sized matmul is split into (see `Linear::forward`).
-const SPLIT: usize = 4;
-/// Inputs with at most this many rows take the split path.
-const SPLIT_MAX_ROWS: usize = 4;
-/// Weights with fewer elements stay a single matmul.
-const SPLIT_MIN_WEIGHTS: usize = 1 << 20;
-
 /// A dense linear layer `y = x W + b`.
 ///
 /// The weight is kept as `[in, out]` — the Hub's `[out, in]` transposed once,
@@ -62,20 +55,7 @@ impl<B: Backend> Linear<B> {
     /// - `x`: `[tokens, in]`
     /// - output: `[tokens, out]`
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [rows, inp] = x.dims();
-        let w = self.weight.val();
-        let out = w.dims()[1];
-        let y = if rows <= SPLIT_MAX_ROWS && out % SPLIT == 0 && inp * out >= SPLIT_MIN_WEIGHTS {
-            // Decode-sized inputs: flex runs a plain GEMV this small on one
-            // thread, but a batch of column blocks on all of them. The
-            // blocks are views of `w` ([SPLIT, in, out / SPLIT]); only the
-            // small output is copied back together.
-            let blocks = w.reshape([inp, SPLIT, out / SPLIT]).swap_dims(0, 1);
-            let y = x.unsqueeze_dim::<3>(0).matmul(blocks); // [SPLIT, rows, out/SPLIT]
-            y.swap_dims(0, 1).reshape([rows, out])
-        } else {
-            x.matmul(w)
-        };
+        let y = x.matmul(self.weight.val());
         match &self.bias {
             Some(b) => y + b.val().unsqueeze_dim(0),
             None => y,
@@ -156,27 +136,4 @@ impl<B: Backend> RmsNorm<B> {
         let w: Tensor<B, D> = self.weight.val().unsqueeze();
         x / rms * w
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::loader::RandomWeights;
-    use crate::testing::{check_close, to_vec};
-    use burn::tensor::Distribution;
-
-    /// The split path for decode-sized inputs computes the same product.
-    fn split_matmul_equals_plain<B: Backend>(device: &B::Device) {
-        let random = RandomWeights::new(3, 0.05);
-        let vb = VarBuilder::<B>::new(&random, device);
-        let lin = Linear::load(&vb.pp("proj"), 512, 2048, true);
-        for rows in [1, 3, SPLIT_MAX_ROWS, SPLIT_MAX_ROWS + 1] {
-            let x = Tensor::<B, 2>::random([rows, 512], Distribution::Default, device);
-            let want = x.clone().matmul(lin.weight.val()) + lin.bias.as_ref().expect("bias").val().unsqueeze_dim(0);
-            let got = to_vec(lin.forward(x));
-            check_close(&got, &to_vec(want), 1e-5, 1e-5).unwrap_or_else(|e| panic!("{rows} rows: {e}"));
-        }
-    }
-
-    crate::backend_tests!(split_matmul_equals_plain);
 }

@@ -59,7 +59,9 @@ impl MemoryAudioStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Entries held (expired ones included until they are purged).
@@ -171,6 +173,9 @@ mod tests {
             transcript: "y".repeat(4 * one),
             ..entry("", 10)
         };
-        assert!(matches!(store.put("huge", huge), Err(StoreError::TooLarge { .. })));
+        assert!(matches!(
+            store.put("huge", huge),
+            Err(StoreError::TooLarge { .. })
+        ));
     }
 }

@@ -36,6 +36,9 @@ pub struct EngineConfig {
     /// The name the model is served under; `None`: from the checkpoint
     /// directory's name.
     pub served_name: Option<String>,
+    /// When the checkpoint was made (Unix seconds); `None`: the
+    /// modification time of its `config.json`.
+    pub created: Option<u64>,
     /// Who published the weights, for `/v1/models`.
     pub owned_by: String,
     /// The tiny random demo model (its replies are noise).
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             audio_ttl: Duration::from_secs(3600),
             max_event_backlog: 1024,
             served_name: None,
+            created: None,
             owned_by: "qwen".into(),
             is_demo: false,
             template_kwargs: serde_json::Map::new(),

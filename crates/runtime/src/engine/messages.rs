@@ -2,7 +2,9 @@
 //! renders (shaped as transformers expects it), with the audio clips in
 //! template order.
 
-use crate::api::{ChatTask, ContentPart, EngineError, Message, Role, ToolChoice, ToolSpec, TranscribeTask};
+use crate::api::{
+    ChatTask, ContentPart, EngineError, Message, Role, ToolChoice, ToolSpec, TranscribeTask,
+};
 use crate::audio_store::AudioStore;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -33,7 +35,10 @@ fn role(r: Role) -> &'static str {
 /// an id the store does not know is [`EngineError::UnknownAudioId`].
 pub(crate) fn chat(task: &ChatTask, store: &dyn AudioStore) -> Result<Conversation, EngineError> {
     if task.messages.is_empty() {
-        return Err(EngineError::invalid("messages", "the conversation is empty"));
+        return Err(EngineError::invalid(
+            "messages",
+            "the conversation is empty",
+        ));
     }
     let mut conv = Conversation::default();
     for (i, m) in task.messages.iter().enumerate() {
@@ -46,7 +51,12 @@ pub(crate) fn chat(task: &ChatTask, store: &dyn AudioStore) -> Result<Conversati
     Ok(conv)
 }
 
-fn message(m: &Message, index: usize, store: &dyn AudioStore, conv: &mut Conversation) -> Result<Value, EngineError> {
+fn message(
+    m: &Message,
+    index: usize,
+    store: &dyn AudioStore,
+    conv: &mut Conversation,
+) -> Result<Value, EngineError> {
     let has_audio = m.content.iter().any(|p| matches!(p, ContentPart::Audio(_)));
     let mut parts = Vec::with_capacity(m.content.len());
     let mut text = String::new();
@@ -58,16 +68,23 @@ fn message(m: &Message, index: usize, store: &dyn AudioStore, conv: &mut Convers
             }
             ContentPart::Audio(a) => {
                 if a.samples.is_empty() {
-                    return Err(EngineError::invalid(format!("messages[{index}].content"), "an audio input is empty"));
+                    return Err(EngineError::invalid(
+                        format!("messages[{index}].content"),
+                        "an audio input is empty",
+                    ));
                 }
                 conv.clips.push(Arc::clone(&a.samples));
-                parts.push(json!({"type": "audio", "audio": format!("clip:{}", conv.clips.len() - 1)}));
+                parts.push(
+                    json!({"type": "audio", "audio": format!("clip:{}", conv.clips.len() - 1)}),
+                );
             }
             ContentPart::SpokenReply { audio_id } => {
                 let stored = store
                     .get(audio_id)
                     .map_err(|e| EngineError::Internal(format!("audio store: {e}")))?
-                    .ok_or_else(|| EngineError::UnknownAudioId { id: audio_id.clone() })?;
+                    .ok_or_else(|| EngineError::UnknownAudioId {
+                        id: audio_id.clone(),
+                    })?;
                 conv.spoken.push(audio_id.clone());
                 text.push_str(&stored.transcript);
                 parts.push(json!({"type": "text", "text": stored.transcript}));
@@ -76,7 +93,11 @@ fn message(m: &Message, index: usize, store: &dyn AudioStore, conv: &mut Convers
     }
     let mut out = Map::new();
     out.insert("role".into(), Value::from(role(m.role)));
-    let content = if has_audio { Value::Array(parts) } else { Value::String(text) };
+    let content = if has_audio {
+        Value::Array(parts)
+    } else {
+        Value::String(text)
+    };
     out.insert("content".into(), content);
     if !m.tool_calls.is_empty() {
         let calls: Vec<Value> = m

@@ -30,12 +30,16 @@ mod worker;
 
 pub use config::EngineConfig;
 
-use crate::api::{Engine, EngineError, EngineMetrics, GenerateRequest, ModelInfo, Readiness, SubmitFuture};
+use crate::api::{
+    Engine, EngineError, EngineMetrics, GenerateRequest, ModelInfo, Readiness, SubmitFuture,
+};
 use crate::audio_store::AudioStore;
 use crate::kv::{KvPool, KvSpec, PoolError};
 use crate::tools::ToolVocab;
 use burn::tensor::backend::Backend;
-use omnivox_model::qwen3_omni::{GenerationConfig, Qwen3OmniCheckpoint, Qwen3OmniMoeConfig, RopeIndexConfig};
+use omnivox_model::qwen3_omni::{
+    GenerationConfig, Qwen3OmniCheckpoint, Qwen3OmniMoeConfig, RopeIndexConfig,
+};
 use omnivox_tokenizer::Qwen3OmniProcessor;
 use prepare::{Limits, Preparer};
 use std::cell::RefCell;
@@ -78,7 +82,9 @@ pub enum StartError {
     #[error(transparent)]
     Pool(#[from] PoolError),
     /// The device is not available in this build.
-    #[error("device {0:?} is not available: this build has no CUDA support (build with `--features cuda`)")]
+    #[error(
+        "device {0:?} is not available: this build has no CUDA support (build with `--features cuda`)"
+    )]
     DeviceUnavailable(Device),
     /// The engine thread could not be started.
     #[error("cannot start the engine thread: {0}")]
@@ -94,15 +100,74 @@ pub(crate) struct Shared {
     running: AtomicUsize,
     kv_used: AtomicUsize,
     kv_total: AtomicUsize,
+    stats: StatCounters,
+}
+
+/// What only the engine sees, counted since it started (for benchmarks,
+/// logs and tests; `/metrics` gets [`EngineMetrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Forward passes run.
+    pub steps: u64,
+    /// Sequence-steps: each sequence counted once per step it took part in
+    /// (`/ steps` is the mean batch size).
+    pub sequence_steps: u64,
+    /// Prompt (and re-prefill) tokens fed.
+    pub prefill_tokens: u64,
+    /// Decode tokens fed.
+    pub decode_tokens: u64,
+    /// Sequences that gave their blocks back to an older one.
+    pub preemptions: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatCounters {
+    steps: std::sync::atomic::AtomicU64,
+    sequence_steps: std::sync::atomic::AtomicU64,
+    prefill_tokens: std::sync::atomic::AtomicU64,
+    decode_tokens: std::sync::atomic::AtomicU64,
+    preemptions: std::sync::atomic::AtomicU64,
+}
+
+impl StatCounters {
+    pub(crate) fn step(&self, sequences: usize, prefill: usize, decode: usize) {
+        self.steps.fetch_add(1, Ordering::Relaxed);
+        self.sequence_steps
+            .fetch_add(sequences as u64, Ordering::Relaxed);
+        self.prefill_tokens
+            .fetch_add(prefill as u64, Ordering::Relaxed);
+        self.decode_tokens
+            .fetch_add(decode as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn preempted(&self) {
+        self.preemptions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> EngineStats {
+        EngineStats {
+            steps: self.steps.load(Ordering::Relaxed),
+            sequence_steps: self.sequence_steps.load(Ordering::Relaxed),
+            prefill_tokens: self.prefill_tokens.load(Ordering::Relaxed),
+            decode_tokens: self.decode_tokens.load(Ordering::Relaxed),
+            preemptions: self.preemptions.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl Shared {
     fn set_readiness(&self, r: Readiness) {
-        *self.readiness.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = r;
+        *self
+            .readiness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = r;
     }
 
     fn readiness(&self) -> Readiness {
-        self.readiness.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.readiness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn set_metrics(&self, running: usize, kv_used: usize, kv_total: usize) {
@@ -133,7 +198,9 @@ pub struct OmniEngine {
 
 impl std::fmt::Debug for OmniEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OmniEngine").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("OmniEngine")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,7 +219,8 @@ pub fn start(
         }
         #[cfg(feature = "cuda")]
         Device::Cuda(n) => {
-            let engine = start_on::<burn_cuda::Cuda>(dir, burn_cuda::CudaDevice::new(n), config, store)?;
+            let engine =
+                start_on::<burn_cuda::Cuda>(dir, burn_cuda::CudaDevice::new(n), config, store)?;
             Ok(engine)
         }
         #[cfg(not(feature = "cuda"))]
@@ -214,44 +282,48 @@ pub fn start_on<B: Backend>(
         running: AtomicUsize::new(0),
         kv_used: AtomicUsize::new(0),
         kv_total: AtomicUsize::new(0),
+        stats: StatCounters::default(),
     });
     let (tx, rx) = std::sync::mpsc::channel();
     let thread_shared = Arc::clone(&shared);
     let thread_config = config.clone();
     let dir_owned = dir.to_path_buf();
-    std::thread::Builder::new().name("omnivox-engine".into()).spawn(move || {
-        let loaded = Qwen3OmniCheckpoint::open(&dir_owned)
-            .and_then(|c| c.load_thinker::<B>(&device))
-            .map_err(|e| e.to_string())
-            .and_then(|model| {
-                let pool = KvPool::<B>::new(spec, &plan, &device).map_err(|e| e.to_string())?;
-                Ok((model, pool))
-            });
-        let (model, pool) = match loaded {
-            Ok(m) => m,
-            Err(reason) => {
-                tracing::error!(%reason, "the model failed to load");
-                thread_shared.set_readiness(Readiness::Failed { reason });
-                return;
+    std::thread::Builder::new()
+        .name("omnivox-engine".into())
+        .spawn(move || {
+            let loaded = Qwen3OmniCheckpoint::open(&dir_owned)
+                .and_then(|c| c.load_thinker::<B>(&device))
+                .map_err(|e| e.to_string())
+                .and_then(|model| {
+                    let pool = KvPool::<B>::new(spec, &plan, &device).map_err(|e| e.to_string())?;
+                    Ok((model, pool))
+                });
+            let (model, pool) = match loaded {
+                Ok(m) => m,
+                Err(reason) => {
+                    tracing::error!(%reason, "the model failed to load");
+                    thread_shared.set_readiness(Readiness::Failed { reason });
+                    return;
+                }
+            };
+            thread_shared.set_metrics(0, 0, pool.total_blocks());
+            thread_shared.set_readiness(Readiness::Ready);
+            tracing::info!("model loaded");
+            Worker {
+                model,
+                pool: RefCell::new(pool),
+                vocab,
+                tokenizer,
+                config: thread_config,
+                shared: thread_shared,
+                rx,
+                waiting: VecDeque::new(),
+                running: Vec::new(),
+                next_order: 0,
+                closing: false,
             }
-        };
-        thread_shared.set_readiness(Readiness::Ready);
-        tracing::info!("model loaded");
-        Worker {
-            model,
-            pool: RefCell::new(pool),
-            vocab,
-            tokenizer,
-            config: thread_config,
-            shared: thread_shared,
-            rx,
-            waiting: VecDeque::new(),
-            running: Vec::new(),
-            next_order: 0,
-            closing: false,
-        }
-        .run();
-    })?;
+            .run();
+        })?;
     Ok(Arc::new(OmniEngine {
         info,
         slots: Arc::new(Semaphore::new(config.max_waiting.max(1))),
@@ -264,36 +336,62 @@ pub fn start_on<B: Backend>(
 
 /// The pool size: the configured budget, or what `max_running` sequences
 /// of the full context need, whichever is smaller.
-fn pool_plan(spec: &KvSpec, config: &EngineConfig, max_positions: usize) -> Result<Vec<usize>, PoolError> {
+fn pool_plan(
+    spec: &KvSpec,
+    config: &EngineConfig,
+    max_positions: usize,
+) -> Result<Vec<usize>, PoolError> {
     let layers = spec.windows.iter().filter(|w| w.is_none()).count().max(1) as u64;
     let per_token = spec.block_bytes_per_layer() / spec.block_size as u64 * layers;
     let context = (config.max_context as usize).min(max_positions) as u64;
     let enough = per_token
         .saturating_mul(context + spec.block_size as u64)
         .saturating_mul(config.max_running as u64);
-    let sliding = spec.plan(u64::MAX / 4, config.max_running, config.step_tokens).map(|p| {
-        spec.groups()
-            .iter()
-            .zip(&p)
-            .filter(|((w, _), _)| w.is_some())
-            .map(|((_, layers), blocks)| *blocks as u64 * spec.block_bytes_per_layer() * layers.len() as u64)
-            .sum::<u64>()
-    })?;
+    let sliding = spec
+        .plan(u64::MAX / 4, config.max_running, config.step_tokens)
+        .map(|p| {
+            spec.groups()
+                .iter()
+                .zip(&p)
+                .filter(|((w, _), _)| w.is_some())
+                .map(|((_, layers), blocks)| {
+                    *blocks as u64 * spec.block_bytes_per_layer() * layers.len() as u64
+                })
+                .sum::<u64>()
+        })?;
     let budget = config.kv_cache_bytes.min(enough.saturating_add(sliding));
     spec.plan(budget, config.max_running, config.step_tokens)
 }
 
 fn model_info(dir: &Path, config: &EngineConfig, context: u32) -> ModelInfo {
     let served_name = config.served_name.clone().unwrap_or_else(|| {
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-        let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
-        if name.is_empty() { "omnivox-model".into() } else { name }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if name.is_empty() {
+            "omnivox-model".into()
+        } else {
+            name
+        }
     });
-    let created = std::fs::metadata(dir.join("config.json"))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
+    let created = config.created.unwrap_or_else(|| {
+        std::fs::metadata(dir.join("config.json"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs())
+    });
     ModelInfo {
         served_name,
         created,
@@ -313,7 +411,15 @@ impl OmniEngine {
         &self.config
     }
 
-    async fn submit_inner(&self, request: GenerateRequest) -> Result<crate::api::EventStream, EngineError> {
+    /// Counters since the engine started.
+    pub fn stats(&self) -> EngineStats {
+        self.shared.stats.snapshot()
+    }
+
+    async fn submit_inner(
+        &self,
+        request: GenerateRequest,
+    ) -> Result<crate::api::EventStream, EngineError> {
         match self.shared.readiness() {
             Readiness::Ready => {}
             Readiness::Loading { stage, .. } => {
@@ -330,15 +436,16 @@ impl OmniEngine {
         self.shared.pending.fetch_add(1, Ordering::Relaxed);
         let _pending = PendingGuard(Arc::clone(&self.shared));
         let deadline = Instant::now() + self.config.admission_timeout;
-        let permit = tokio::time::timeout_at(deadline.into(), Arc::clone(&self.slots).acquire_owned())
-            .await
-            .map_err(|_| EngineError::Overloaded {
-                retry_after: Duration::from_secs(1),
-                reason: format!("the queue of {} requests is full", self.config.max_waiting),
-            })?
-            .map_err(|_| EngineError::Unavailable {
-                reason: "the engine is shutting down".into(),
-            })?;
+        let permit =
+            tokio::time::timeout_at(deadline.into(), Arc::clone(&self.slots).acquire_owned())
+                .await
+                .map_err(|_| EngineError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                    reason: format!("the queue of {} requests is full", self.config.max_waiting),
+                })?
+                .map_err(|_| EngineError::Unavailable {
+                    reason: "the engine is shutting down".into(),
+                })?;
         let preparer = Arc::clone(&self.preparer);
         let prepared = tokio::task::spawn_blocking(move || preparer.prepare(request))
             .await

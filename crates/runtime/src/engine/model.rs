@@ -36,7 +36,8 @@ impl<B: Backend> StepModel<B> for Qwen3OmniThinker<B> {
         seqs: &mut [BatchSeq<'_, B>],
         rows: &[usize],
     ) -> Result<Tensor<B, 2>> {
-        let hidden = Qwen3OmniThinker::forward(self, ThinkerInput { ids, audio }, seqs, &[])?.hidden;
+        let hidden =
+            Qwen3OmniThinker::forward(self, ThinkerInput { ids, audio }, seqs, &[])?.hidden;
         let device = hidden.device();
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [rows.len()]), &device);

@@ -30,7 +30,12 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    pub fn new(decode: DecodeStream, constraint: Option<Constraint>, stop: &[String], stop_ids: Vec<u32>) -> Self {
+    pub fn new(
+        decode: DecodeStream,
+        constraint: Option<Constraint>,
+        stop: &[String],
+        stop_ids: Vec<u32>,
+    ) -> Self {
         let mut parser = constraint.as_ref().map(|_| CallParser::new());
         if let (Some(p), Some(c)) = (parser.as_mut(), constraint.as_ref()) {
             if c.setup().is_forced() {
@@ -49,7 +54,12 @@ impl Output {
     }
 
     /// Masks `logits` for the next token (tool-call grammar).
-    pub fn mask(&mut self, vocab: &ToolVocab, logits: &mut [f32], remaining: usize) -> Result<(), crate::api::EngineError> {
+    pub fn mask(
+        &mut self,
+        vocab: &ToolVocab,
+        logits: &mut [f32],
+        remaining: usize,
+    ) -> Result<(), crate::api::EngineError> {
         match self.constraint.as_mut() {
             Some(c) => c.mask(vocab, logits, remaining),
             None => Ok(()),
@@ -58,7 +68,13 @@ impl Output {
 
     /// Handles a generated token; `remaining` counts the tokens that may
     /// still follow it.
-    pub fn token(&mut self, vocab: &ToolVocab, token: u32, remaining: usize, out: &Emitter) -> Verdict {
+    pub fn token(
+        &mut self,
+        vocab: &ToolVocab,
+        token: u32,
+        remaining: usize,
+        out: &Emitter,
+    ) -> Verdict {
         let mut call_closed = false;
         if let Some(c) = self.constraint.as_mut() {
             match c.accept(vocab, token, remaining) {
@@ -85,7 +101,10 @@ impl Output {
         if let Verdict::Finish(r) = self.text(&delta, out) {
             return Verdict::Finish(r);
         }
-        let forced = self.constraint.as_ref().is_some_and(|c| c.setup().is_forced());
+        let forced = self
+            .constraint
+            .as_ref()
+            .is_some_and(|c| c.setup().is_forced());
         if call_closed && forced {
             return self.finish(FinishReason::ToolCalls, out);
         }
@@ -118,7 +137,11 @@ impl Output {
         let rest = self.stop.finish();
         self.send_text(rest, out);
         let called = self.parser.as_ref().is_some_and(|p| p.calls() > 0);
-        Verdict::Finish(if called && reason == FinishReason::Stop { FinishReason::ToolCalls } else { reason })
+        Verdict::Finish(if called && reason == FinishReason::Stop {
+            FinishReason::ToolCalls
+        } else {
+            reason
+        })
     }
 
     fn text(&mut self, delta: &str, out: &Emitter) -> Verdict {
@@ -133,7 +156,10 @@ impl Output {
     }
 
     fn emit(&mut self, pieces: Vec<Piece>, out: &Emitter, finishing: bool) -> Verdict {
-        let parallel = self.constraint.as_ref().is_some_and(|c| c.setup().parallel());
+        let parallel = self
+            .constraint
+            .as_ref()
+            .is_some_and(|c| c.setup().parallel());
         for piece in pieces {
             match piece {
                 Piece::Text(t) => match self.stop.push(&t) {
@@ -142,7 +168,11 @@ impl Output {
                         self.send_text(t, out);
                         self.decode = None;
                         let called = self.parser.as_ref().is_some_and(|p| p.calls() > 0);
-                        return Verdict::Finish(if called { FinishReason::ToolCalls } else { FinishReason::Stop });
+                        return Verdict::Finish(if called {
+                            FinishReason::ToolCalls
+                        } else {
+                            FinishReason::Stop
+                        });
                     }
                 },
                 Piece::CallStart { index, name } => {

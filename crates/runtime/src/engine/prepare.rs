@@ -4,11 +4,15 @@
 //! Every error here comes back from `submit`, before any model compute.
 
 use super::messages::{self, Conversation};
-use crate::api::{EngineError, GenerateRequest, OutputMode, SamplingParams, Task, TokenCounts, ToolChoice};
+use crate::api::{
+    EngineError, GenerateRequest, OutputMode, SamplingParams, Task, TokenCounts, ToolChoice,
+};
 use crate::audio_store::AudioStore;
 use crate::sampling::{SamplingConfig, SamplingError, SamplingOverrides};
 use crate::tools::{ToolSetup, ToolVocab};
-use omnivox_model::qwen3_omni::{GenerationConfig, MediaLayout, RopeIndex, RopeIndexConfig, rope_index};
+use omnivox_model::qwen3_omni::{
+    GenerationConfig, MediaLayout, RopeIndex, RopeIndexConfig, rope_index,
+};
 use omnivox_tokenizer::{ChatInput, LogMel, Qwen3OmniProcessor};
 use std::sync::Arc;
 
@@ -83,7 +87,11 @@ impl Preparer {
         }
         let speech = matches!(req.output, OutputMode::Speech(_));
         let (conv, tool_choice, parallel) = match &req.task {
-            Task::Chat(c) => (messages::chat(c, self.store.as_ref())?, c.tool_choice.clone(), c.parallel_tool_calls),
+            Task::Chat(c) => (
+                messages::chat(c, self.store.as_ref())?,
+                c.tool_choice.clone(),
+                c.parallel_tool_calls,
+            ),
             Task::Transcribe(t) => (messages::transcription(t), ToolChoice::None, false),
             Task::Speak(_) => {
                 return Err(EngineError::Unsupported {
@@ -93,17 +101,26 @@ impl Preparer {
             }
         };
         let tools = match &req.task {
-            Task::Chat(c) if !c.tools.is_empty() && tool_choice != ToolChoice::None => {
-                Some(ToolSetup::new(&c.tools, tool_choice, parallel, &self.tool_vocab)?)
-            }
-            Task::Chat(c) if c.tools.is_empty() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Function(_)) => {
-                return Err(EngineError::invalid("tool_choice", "a tool call is required but no tools were given"));
+            Task::Chat(c) if !c.tools.is_empty() && tool_choice != ToolChoice::None => Some(
+                ToolSetup::new(&c.tools, tool_choice, parallel, &self.tool_vocab)?,
+            ),
+            Task::Chat(c)
+                if c.tools.is_empty()
+                    && matches!(tool_choice, ToolChoice::Required | ToolChoice::Function(_)) =>
+            {
+                return Err(EngineError::invalid(
+                    "tool_choice",
+                    "a tool call is required but no tools were given",
+                ));
             }
             _ => None,
         };
         let stop = check_stop(&req.sampling.stop)?;
         let (prompt, audio) = self.tokenize(&conv)?;
-        let audio_tokens: usize = prompt.iter().filter(|&&t| t == self.processor.audio_token_id()).count();
+        let audio_tokens: usize = prompt
+            .iter()
+            .filter(|&&t| t == self.processor.audio_token_id())
+            .count();
         let rope = match &self.rope {
             Some(cfg) => {
                 let frames: Vec<usize> = audio.iter().map(|a| a.n_frames).collect();
@@ -111,12 +128,16 @@ impl Preparer {
                     audio_frames: &frames,
                     ..MediaLayout::default()
                 };
-                Some(rope_index(&prompt, &media, cfg).map_err(|e| EngineError::invalid("messages", e.to_string()))?)
+                Some(
+                    rope_index(&prompt, &media, cfg)
+                        .map_err(|e| EngineError::invalid("messages", e.to_string()))?,
+                )
             }
             None => None,
         };
         let max_tokens = self.output_budget(prompt.len(), &req.sampling, speech, tools.as_ref())?;
-        let sampling = SamplingConfig::resolve(&overrides(&req.sampling), &self.generation).map_err(sampling_error)?;
+        let sampling = SamplingConfig::resolve(&overrides(&req.sampling), &self.generation)
+            .map_err(sampling_error)?;
         Ok(Prepared {
             request_id: req.request_id,
             usage_prompt: TokenCounts {
@@ -150,9 +171,10 @@ impl Preparer {
             use omnivox_tokenizer::Error as E;
             match e {
                 // The request's fault: what the template or the audio refused.
-                E::TemplateRaised(_) | E::InvalidChatInput(_) | E::AudioTooShort { .. } | E::NonFiniteSample { .. } => {
-                    EngineError::invalid("messages", e.to_string())
-                }
+                E::TemplateRaised(_)
+                | E::InvalidChatInput(_)
+                | E::AudioTooShort { .. }
+                | E::NonFiniteSample { .. } => EngineError::invalid("messages", e.to_string()),
                 other => EngineError::Internal(format!("prompt: {other}")),
             }
         })?;
@@ -186,7 +208,12 @@ impl Preparer {
                 limit: l.context,
             });
         }
-        let default = self.generation.max_new_tokens.unwrap_or(l.text as usize);
+        let mut default = self.generation.max_new_tokens.unwrap_or(l.text as usize);
+        if let Some(t) = tools.filter(|t| t.is_forced()) {
+            // The checkpoint's default length is a preference; a required
+            // call must fit (with room for its arguments to say something).
+            default = default.max(2 * t.min_tokens() + 64);
+        }
         let budget = sampling
             .max_completion_tokens
             .map_or(default, |m| m as usize)
@@ -197,7 +224,9 @@ impl Preparer {
             if t.is_forced() && budget < need {
                 return Err(EngineError::invalid(
                     "max_completion_tokens",
-                    format!("a call of the required tool needs at least {need} tokens; {budget} are allowed"),
+                    format!(
+                        "a call of the required tool needs at least {need} tokens; {budget} are allowed"
+                    ),
                 ));
             }
         }
@@ -222,7 +251,10 @@ fn overrides(s: &SamplingParams) -> SamplingOverrides {
 
 fn check_stop(stop: &[String]) -> Result<Vec<String>, EngineError> {
     if stop.len() > MAX_STOPS {
-        return Err(EngineError::invalid("stop", format!("at most {MAX_STOPS} stop sequences")));
+        return Err(EngineError::invalid(
+            "stop",
+            format!("at most {MAX_STOPS} stop sequences"),
+        ));
     }
     for s in stop {
         if s.is_empty() || s.len() > MAX_STOP_BYTES {

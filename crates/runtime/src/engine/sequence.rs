@@ -47,7 +47,14 @@ impl<B: Backend> std::fmt::Debug for Sequence<B> {
 }
 
 impl<B: Backend> Sequence<B> {
-    pub fn new(p: Prepared, order: u64, table: BlockTable, sampler: Sampler, output: Output, emitter: Emitter) -> Self {
+    pub fn new(
+        p: Prepared,
+        order: u64,
+        table: BlockTable,
+        sampler: Sampler,
+        output: Output,
+        emitter: Emitter,
+    ) -> Self {
         let prompt_len = p.prompt.len();
         Self {
             order,
@@ -103,7 +110,9 @@ impl<B: Backend> Sequence<B> {
     /// The audio embeddings that fall on tokens `start..start + len`,
     /// placed at `offset + (token - start)` of the step's flattened batch.
     pub fn audio_in(&self, start: usize, len: usize, offset: usize) -> Vec<AudioSpan<B>> {
-        let Some(spans) = &self.audio else { return Vec::new() };
+        let Some(spans) = &self.audio else {
+            return Vec::new();
+        };
         let end = start + len;
         spans
             .iter()

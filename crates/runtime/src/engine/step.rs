@@ -24,6 +24,13 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
         if plan.is_empty() {
             return Ok(false);
         }
+        let prefill: usize = plan
+            .iter()
+            .filter(|&&(i, _)| self.running[i].pending() > 1)
+            .map(|p| p.1)
+            .sum();
+        let decode: usize = plan.iter().map(|p| p.1).sum::<usize>() - prefill;
+        self.shared.stats.step(plan.len(), prefill, decode);
         self.encode_audio(&plan)?;
         let rows = self.forward(&plan)?;
         self.sample(&plan, rows)?;
@@ -34,7 +41,8 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
     /// decodes first, then prefill chunks in admission order within the
     /// budget. Sequences whose consumer lags are left out.
     fn plan(&self) -> Vec<(usize, usize)> {
-        let ready = |s: &&super::sequence::Sequence<B>| s.emitter.backlog() < self.config.max_event_backlog;
+        let ready =
+            |s: &&super::sequence::Sequence<B>| s.emitter.backlog() < self.config.max_event_backlog;
         let mut plan: Vec<(usize, usize)> = self
             .running
             .iter()
@@ -68,7 +76,10 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             }
             loop {
                 let upto = self.running[i].fed + n;
-                let grown = self.pool.borrow_mut().grow(&mut self.running[i].table, upto, false);
+                let grown = self
+                    .pool
+                    .borrow_mut()
+                    .grow(&mut self.running[i].table, upto, false);
                 if grown.is_ok() {
                     break;
                 }
@@ -85,6 +96,7 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                     break;
                 };
                 tracing::debug!(request = %self.running[j].request_id, "preempted: the KV pool is full");
+                self.shared.stats.preempted();
                 let v = &mut self.running[j];
                 self.pool.borrow_mut().release(&mut v.table);
                 v.fed = 0;
@@ -114,7 +126,12 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let spans = self
                 .model
                 .encode_audio(&seq.tokens[..seq.prompt_len], &clips)
-                .map_err(|e| StepFailure(vec![seq.order], EngineError::Internal(format!("audio encoder: {e}"))))?;
+                .map_err(|e| {
+                    StepFailure(
+                        vec![seq.order],
+                        EngineError::Internal(format!("audio encoder: {e}")),
+                    )
+                })?;
             let seq = &mut self.running[i];
             seq.audio = Some(spans);
             seq.mels = Vec::new();
@@ -127,7 +144,12 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
     /// plan index.
     fn forward(&mut self, plan: &[(usize, usize)]) -> Result<Vec<(usize, Vec<f32>)>, StepFailure> {
         let orders: Vec<u64> = plan.iter().map(|&(i, _)| self.running[i].order).collect();
-        let fail = |what: &str, e: String| StepFailure(orders.clone(), EngineError::Internal(format!("{what}: {e}")));
+        let fail = |what: &str, e: String| {
+            StepFailure(
+                orders.clone(),
+                EngineError::Internal(format!("{what}: {e}")),
+            )
+        };
         let mut ids = Vec::new();
         let mut audio: Vec<AudioSpan<B>> = Vec::new();
         let mut rows = Vec::new();
@@ -137,7 +159,10 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let offset = ids.len();
             ids.extend_from_slice(&s.tokens[s.fed..s.fed + n]);
             audio.extend(s.audio_in(s.fed, n, offset));
-            positions.push(s.positions(s.fed, n).map_err(|e| fail("positions", e.to_string()))?);
+            positions.push(
+                s.positions(s.fed, n)
+                    .map_err(|e| fail("positions", e.to_string()))?,
+            );
             if s.fed + n == s.tokens.len() {
                 rows.push((k, offset + n - 1));
             }
@@ -147,8 +172,11 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let pool = &self.pool;
             let mut handles: Vec<PagedKv<'_, B>> = Vec::with_capacity(plan.len());
             // Handles in plan order: each borrows its own sequence's table.
-            let mut tables: Vec<Option<&mut crate::kv::BlockTable>> =
-                self.running.iter_mut().map(|s| Some(&mut s.table)).collect();
+            let mut tables: Vec<Option<&mut crate::kv::BlockTable>> = self
+                .running
+                .iter_mut()
+                .map(|s| Some(&mut s.table))
+                .collect();
             for &(i, _) in plan {
                 let table = tables[i].take().expect("a sequence is planned once");
                 handles.push(PagedKv::new(pool, table));
@@ -156,21 +184,32 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let mut seqs: Vec<BatchSeq<'_, B>> = handles
                 .iter_mut()
                 .zip(positions)
-                .map(|(h, positions)| BatchSeq { positions, cache: h })
+                .map(|(h, positions)| BatchSeq {
+                    positions,
+                    cache: h,
+                })
                 .collect();
             if row_index.is_empty() {
                 // Prefill chunks only: no logits are needed, but the pass
                 // must run (one row keeps the head's work tiny).
-                self.model.forward(ids, audio, &mut seqs, &[0]).map_err(|e| fail("forward", e.to_string()))?;
+                self.model
+                    .forward(ids, audio, &mut seqs, &[0])
+                    .map_err(|e| fail("forward", e.to_string()))?;
                 None
             } else {
-                Some(self.model.forward(ids, audio, &mut seqs, &row_index).map_err(|e| fail("forward", e.to_string()))?)
+                Some(
+                    self.model
+                        .forward(ids, audio, &mut seqs, &row_index)
+                        .map_err(|e| fail("forward", e.to_string()))?,
+                )
             }
         };
         for &(i, n) in plan {
             self.running[i].fed += n;
         }
-        let Some(logits) = logits else { return Ok(Vec::new()) };
+        let Some(logits) = logits else {
+            return Ok(Vec::new());
+        };
         let vocab = logits.dims()[1];
         let host = logits
             .into_data()
@@ -185,7 +224,11 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
     }
 
     /// Picks each sequence's next token and emits what it completes.
-    fn sample(&mut self, plan: &[(usize, usize)], rows: Vec<(usize, Vec<f32>)>) -> Result<(), StepFailure> {
+    fn sample(
+        &mut self,
+        plan: &[(usize, usize)],
+        rows: Vec<(usize, Vec<f32>)>,
+    ) -> Result<(), StepFailure> {
         let mut finished: Vec<(u64, FinishReason)> = Vec::new();
         let mut failed: Vec<u64> = Vec::new();
         for (k, mut row) in rows {
@@ -207,22 +250,28 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             };
             seq.tokens.push(token);
             let left = seq.max_tokens - seq.generated();
-            if let Verdict::Finish(reason) = seq.output.token(&self.vocab, token, left, &seq.emitter) {
+            if let Verdict::Finish(reason) =
+                seq.output.token(&self.vocab, token, left, &seq.emitter)
+            {
                 finished.push((seq.order, reason));
             }
         }
         if !failed.is_empty() {
-            self.fail(&failed, EngineError::Internal("no token could be sampled".into()));
+            self.fail(
+                &failed,
+                EngineError::Internal("no token could be sampled".into()),
+            );
         }
         let pool = &self.pool;
-        self.running.retain_mut(|seq| match finished.iter().find(|(o, _)| *o == seq.order) {
-            Some(&(_, reason)) => {
-                seq.close(reason);
-                pool.borrow_mut().release(&mut seq.table);
-                false
-            }
-            None => true,
-        });
+        self.running
+            .retain_mut(|seq| match finished.iter().find(|(o, _)| *o == seq.order) {
+                Some(&(_, reason)) => {
+                    seq.close(reason);
+                    pool.borrow_mut().release(&mut seq.table);
+                    false
+                }
+                None => true,
+            });
         Ok(())
     }
 }

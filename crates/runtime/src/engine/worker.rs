@@ -1,13 +1,13 @@
 //! The engine thread: owns the model and the KV pool, takes submissions,
 //! admits them, and runs the step loop (see [`super::step`]).
 
+use super::Shared;
 use super::config::EngineConfig;
 use super::model::StepModel;
 use super::output::Output;
 use super::prepare::Prepared;
 use super::sequence::Sequence;
 use super::stream;
-use super::Shared;
 use crate::api::{EngineError, EventStream};
 use crate::kv::KvPool;
 use crate::sampling::Sampler;
@@ -60,7 +60,11 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             }
             self.housekeeping();
             self.admit();
-            let stepped = if self.running.is_empty() { false } else { self.step_guarded() };
+            let stepped = if self.running.is_empty() {
+                false
+            } else {
+                self.step_guarded()
+            };
             self.publish();
             if !stepped && !self.running.is_empty() {
                 // Every running sequence waits for its consumer: do not spin.
@@ -110,9 +114,14 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                 return false;
             }
             if now >= s.deadline {
-                let reason = format!("no room in the running batch ({running} running) or the KV pool");
-                let _ = std::mem::replace(&mut s.reply, oneshot::channel().0)
-                    .send(Err(EngineError::Overloaded { retry_after, reason }));
+                let reason =
+                    format!("no room in the running batch ({running} running) or the KV pool");
+                let _ = std::mem::replace(&mut s.reply, oneshot::channel().0).send(Err(
+                    EngineError::Overloaded {
+                        retry_after,
+                        reason,
+                    },
+                ));
                 return false;
             }
             true
@@ -141,13 +150,21 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let mut table = pool.new_table();
             let need = pool.blocks_to_grow(&table, prompt, true);
             let headroom = self.running.len();
-            let fits = need.iter().enumerate().all(|(g, n)| n + headroom <= pool.free_blocks(g) || *n == 0);
+            let fits = need
+                .iter()
+                .enumerate()
+                .all(|(g, n)| n + headroom <= pool.free_blocks(g) || *n == 0);
             if !fits || pool.grow(&mut table, prompt, true).is_err() {
                 break;
             }
             drop(pool);
             let sub = self.waiting.pop_front().expect("front exists");
-            let Submission { prepared, reply, permit, .. } = sub;
+            let Submission {
+                prepared,
+                reply,
+                permit,
+                ..
+            } = sub;
             drop(permit);
             let (emitter, events) = stream::channel();
             let constraint = prepared.tools.clone().map(Constraint::new);
@@ -187,7 +204,10 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                     .unwrap_or_else(|| "a panic".into());
                 tracing::error!(%what, "an engine step panicked; failing the running requests");
                 let all: Vec<u64> = self.running.iter().map(|s| s.order).collect();
-                self.fail(&all, EngineError::Internal(format!("engine step panicked: {what}")));
+                self.fail(
+                    &all,
+                    EngineError::Internal(format!("engine step panicked: {what}")),
+                );
                 self.rebuild_pool();
                 true
             }
@@ -233,6 +253,7 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
     /// Publishes the scheduler's state.
     fn publish(&self) {
         let pool = self.pool.borrow();
-        self.shared.set_metrics(self.running.len(), pool.used_blocks(), pool.total_blocks());
+        self.shared
+            .set_metrics(self.running.len(), pool.used_blocks(), pool.total_blocks());
     }
 }

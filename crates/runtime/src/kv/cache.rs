@@ -20,7 +20,9 @@ pub struct PagedKv<'a, B: Backend> {
 
 impl<B: Backend> std::fmt::Debug for PagedKv<'_, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PagedKv").field("table", &self.table).finish()
+        f.debug_struct("PagedKv")
+            .field("table", &self.table)
+            .finish()
     }
 }
 
@@ -46,7 +48,9 @@ impl<B: Backend> KvCache<B> for PagedKv<'_, B> {
     fn append(&mut self, layer: usize, k: Tensor<B, 3>, v: Tensor<B, 3>) -> Result<KvView<B>> {
         let n = k.dims()[1];
         if n == 0 {
-            return Err(omnivox_model::Error::InvalidInput("an empty KV append".into()));
+            return Err(omnivox_model::Error::InvalidInput(
+                "an empty KV append".into(),
+            ));
         }
         if self.step_tokens != 0 && self.step_tokens != n {
             return Err(omnivox_model::Error::InvalidInput(format!(
@@ -56,9 +60,9 @@ impl<B: Backend> KvCache<B> for PagedKv<'_, B> {
         }
         self.step_tokens = n;
         let mut pool = self.pool.borrow_mut();
-        let g = pool
-            .group_of(layer)
-            .ok_or_else(|| omnivox_model::Error::InvalidInput(format!("layer {layer} is not in the KV pool")))?;
+        let g = pool.group_of(layer).ok_or_else(|| {
+            omnivox_model::Error::InvalidInput(format!("layer {layer} is not in the KV pool"))
+        })?;
         if self.index[g].is_none() {
             self.index[g] = Some(pool.gather_index(g, self.table, n));
         }

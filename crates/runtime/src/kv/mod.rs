@@ -25,6 +25,7 @@ mod cache;
 mod pool;
 #[cfg(test)]
 mod tests;
+mod write;
 
 pub use cache::PagedKv;
 pub use pool::{BlockTable, KvPool, KvSpec, PoolError};

@@ -1,5 +1,6 @@
 //! The block pool: storage tensors, free lists and block tables.
 
+use super::write::{Run, write_runs};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use omnivox_model::KvView;
 use std::collections::VecDeque;
@@ -28,7 +29,11 @@ pub enum PoolError {
     InvalidSpec(String),
     /// Not enough free blocks for the request (the caller waits or preempts).
     #[error("out of KV blocks: {needed} needed, {free} free in group {group}")]
-    OutOfBlocks { group: usize, needed: usize, free: usize },
+    OutOfBlocks {
+        group: usize,
+        needed: usize,
+        free: usize,
+    },
 }
 
 /// Bytes of one `f32`.
@@ -63,12 +68,23 @@ impl KvSpec {
 
     /// Blocks per group for a memory budget: every sliding group gets what
     /// `max_seqs` sequences can hold at once, full attention the rest.
-    pub fn plan(&self, budget: u64, max_seqs: usize, step_tokens: usize) -> Result<Vec<usize>, PoolError> {
-        if self.block_size == 0 || self.windows.is_empty() || self.kv_heads == 0 || self.head_dim == 0 {
+    pub fn plan(
+        &self,
+        budget: u64,
+        max_seqs: usize,
+        step_tokens: usize,
+    ) -> Result<Vec<usize>, PoolError> {
+        if self.block_size == 0
+            || self.windows.is_empty()
+            || self.kv_heads == 0
+            || self.head_dim == 0
+        {
             return Err(PoolError::InvalidSpec(format!("{self:?}")));
         }
         if self.windows.contains(&Some(0)) {
-            return Err(PoolError::InvalidSpec("a sliding window of 0 tokens".into()));
+            return Err(PoolError::InvalidSpec(
+                "a sliding window of 0 tokens".into(),
+            ));
         }
         let per_layer = self.block_bytes_per_layer();
         let groups = self.groups();
@@ -305,7 +321,12 @@ impl<B: Backend> KvPool<B> {
 
     /// Allocates blocks so that `table` can hold `upto` tokens (every group,
     /// or only the full-attention one with `full_only`). All or nothing.
-    pub fn grow(&mut self, table: &mut BlockTable, upto: usize, full_only: bool) -> Result<(), PoolError> {
+    pub fn grow(
+        &mut self,
+        table: &mut BlockTable,
+        upto: usize,
+        full_only: bool,
+    ) -> Result<(), PoolError> {
         let needs = self.blocks_to_grow(table, upto, full_only);
         for (g, (&need, group)) in needs.iter().zip(&self.groups).enumerate() {
             if need > group.free.len() {
@@ -367,7 +388,12 @@ impl<B: Backend> KvPool<B> {
     /// The gather index of `table`'s blocks that group `g` must read for a
     /// step writing tokens `table.len..table.len + n`, and the cache index
     /// of the first token of the first block.
-    pub(crate) fn gather_index(&self, g: usize, table: &BlockTable, n: usize) -> (Tensor<B, 1, Int>, usize) {
+    pub(crate) fn gather_index(
+        &self,
+        g: usize,
+        table: &BlockTable,
+        n: usize,
+    ) -> (Tensor<B, 1, Int>, usize) {
         let bs = self.spec.block_size;
         let gb = &table.groups[g];
         let from = match self.groups[g].window {
@@ -384,7 +410,10 @@ impl<B: Backend> KvPool<B> {
             .map(|&b| i64::from(b))
             .collect();
         let len = ids.len();
-        (Tensor::from_data(TensorData::new(ids, [len]), &self.device), first * bs)
+        (
+            Tensor::from_data(TensorData::new(ids, [len]), &self.device),
+            first * bs,
+        )
     }
 
     /// Writes layer `layer`'s keys and values of the tokens
@@ -411,26 +440,29 @@ impl<B: Backend> KvPool<B> {
         let rows = |t: Tensor<B, 3>| t.swap_dims(0, 1).reshape([n, width]); // [n, kv*d]
         let (k_rows, v_rows) = (rows(k), rows(v));
         let gb = &table.groups[g];
-        let (mut ks, mut vs) = self.groups[g].storage[slot]
-            .take()
-            .expect("storage is only taken inside append");
+        let mut runs = Vec::with_capacity(n.div_ceil(bs) + 1);
         let mut done = 0;
         while done < n {
             let token = table.len + done;
             let (logical, offset) = (token / bs, token % bs);
             let run = (bs - offset).min(n - done);
             let Some(&id) = logical.checked_sub(gb.first).and_then(|i| gb.blocks.get(i)) else {
-                self.groups[g].storage[slot] = Some((ks, vs));
                 return Err(omnivox_model::Error::InvalidInput(format!(
                     "token {token} has no KV block (the scheduler did not grow the table)"
                 )));
             };
-            let id = id as usize;
-            let ranges = [id..id + 1, offset..offset + run, 0..width];
-            ks = ks.slice_assign(ranges.clone(), k_rows.clone().narrow(0, done, run).reshape([1, run, width]));
-            vs = vs.slice_assign(ranges, v_rows.clone().narrow(0, done, run).reshape([1, run, width]));
+            runs.push(Run {
+                dst: id as usize * bs + offset,
+                src: done,
+                len: run,
+            });
             done += run;
         }
+        let (ks, vs) = self.groups[g].storage[slot]
+            .take()
+            .expect("storage is only taken inside append");
+        let ks = write_runs(ks, k_rows, &runs);
+        let vs = write_runs(vs, v_rows, &runs);
         let (idx, base) = index;
         let nb = idx.dims()[0];
         let total = table.len + n - base;

@@ -71,13 +71,20 @@ fn paged_equals_contiguous<B: Backend>(fixture: &str, device: &B::Device) {
                 .zip(&plan)
                 .map(|(h, &(_, n))| BatchSeq::text(h, n))
                 .collect();
-            let out = model.forward_batch(DecoderInput::Ids(ids), &mut seqs, &[]).unwrap();
+            let out = model
+                .forward_batch(DecoderInput::Ids(ids), &mut seqs, &[])
+                .unwrap();
             model.logits(out.hidden)
         };
         let mut offset = 0;
         for &(s, n) in &plan {
             let want = model
-                .forward(&(fed[s]..fed[s] + n).map(|i| token(s, i)).collect::<Vec<_>>(), &mut reference[s])
+                .forward(
+                    &(fed[s]..fed[s] + n)
+                        .map(|i| token(s, i))
+                        .collect::<Vec<_>>(),
+                    &mut reference[s],
+                )
                 .unwrap();
             let got = logits.clone().narrow(0, offset, n);
             check_close(&to_vec(got), &to_vec(want), 1e-4, 1e-4)
@@ -88,7 +95,11 @@ fn paged_equals_contiguous<B: Backend>(fixture: &str, device: &B::Device) {
             for (g, (w, _)) in spec.groups().iter().enumerate() {
                 if let Some(w) = w {
                     let bound = spec.sliding_blocks_per_seq(*w, step_tokens);
-                    assert!(tables[s].blocks_in(g) <= bound, "{} blocks > {bound}", tables[s].blocks_in(g));
+                    assert!(
+                        tables[s].blocks_in(g) <= bound,
+                        "{} blocks > {bound}",
+                        tables[s].blocks_in(g)
+                    );
                 }
             }
         }
@@ -98,7 +109,11 @@ fn paged_equals_contiguous<B: Backend>(fixture: &str, device: &B::Device) {
     for t in &mut tables {
         pool.borrow_mut().release(t);
     }
-    assert_eq!(pool.borrow().used_blocks(), 0, "every block returns to the pool");
+    assert_eq!(
+        pool.borrow().used_blocks(),
+        0,
+        "every block returns to the pool"
+    );
     assert_eq!(reference[0].seq_len(), lens[0]);
 }
 
@@ -140,8 +155,14 @@ fn budgets_are_split_between_window_groups() {
     let used = (plan[0] as u64 * 2 + plan[1] as u64 * 2) * per_layer;
     assert!(used <= budget && budget - used < 2 * per_layer, "{plan:?}");
     assert_eq!(s.token_capacity(&plan), plan[0] * 16);
-    assert!(matches!(s.plan(10_000, 4, 32), Err(PoolError::BudgetTooSmall { .. })));
-    assert!(matches!(spec(vec![]).plan(budget, 1, 1), Err(PoolError::InvalidSpec(_))));
+    assert!(matches!(
+        s.plan(10_000, 4, 32),
+        Err(PoolError::BudgetTooSmall { .. })
+    ));
+    assert!(matches!(
+        spec(vec![]).plan(budget, 1, 1),
+        Err(PoolError::InvalidSpec(_))
+    ));
     assert_eq!(spec(vec![Some(8)]).token_capacity(&[3]), usize::MAX);
 }
 
@@ -163,7 +184,17 @@ fn growing_is_all_or_nothing_and_release_frees_everything() {
     // 30 more full-attention tokens do not fit in the one free block.
     assert!(!pool.can_grow(&b, 30, true));
     let err = pool.grow(&mut b, 30, false).unwrap_err();
-    assert!(matches!(err, PoolError::OutOfBlocks { group: 0, needed: 2, free: 1 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PoolError::OutOfBlocks {
+                group: 0,
+                needed: 2,
+                free: 1
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(b.blocks(), 0, "nothing was taken");
     pool.grow(&mut b, 16, true).unwrap();
     assert_eq!((b.blocks_in(0), b.blocks_in(1)), (1, 0));

@@ -25,7 +25,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Markers that open and close a silent span, as `(open, close)` token text.
-pub const SILENT_SPANS: &[(&str, &str)] = &[("<tool_call>", "</tool_call>"), ("<think>", "</think>")];
+pub const SILENT_SPANS: &[(&str, &str)] =
+    &[("<tool_call>", "</tool_call>"), ("<think>", "</think>")];
 
 /// Which token ids are never spoken.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,7 +49,9 @@ impl SpokenFilterConfig {
             .inner()
             .get_added_tokens_decoder()
             .iter()
-            .filter(|(_, t)| t.special || (t.content.starts_with("<|") && t.content.ends_with("|>")))
+            .filter(|(_, t)| {
+                t.special || (t.content.starts_with("<|") && t.content.ends_with("|>"))
+            })
             .map(|(&id, _)| id)
             .collect();
         Self { spans, silent }
@@ -171,8 +174,20 @@ mod tests {
     #[test]
     fn spans_and_special_tokens_are_dropped() {
         assert_eq!(run(&[1, 2, 10, 3, 4, 11, 5, 99]), vec![1, 2, 5]);
-        assert_eq!(run(&[20, 1, 21, 2, 10, 3]), vec![2], "an open span silences the rest");
-        assert_eq!(run(&[10, 20, 1, 21, 2, 11, 3]), vec![3], "only the open kind's close ends a span");
-        assert_eq!(run(&[11, 4, 21]), vec![4], "a stray closing marker is dropped too");
+        assert_eq!(
+            run(&[20, 1, 21, 2, 10, 3]),
+            vec![2],
+            "an open span silences the rest"
+        );
+        assert_eq!(
+            run(&[10, 20, 1, 21, 2, 11, 3]),
+            vec![3],
+            "only the open kind's close ends a span"
+        );
+        assert_eq!(
+            run(&[11, 4, 21]),
+            vec![4],
+            "a stray closing marker is dropped too"
+        );
     }
 }

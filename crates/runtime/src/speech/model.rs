@@ -25,7 +25,9 @@ use omnivox_model::nn::Embedding;
 use omnivox_model::qwen3_omni::talker::{
     SUPPRESSED_TOP_IDS, TalkerPromptLayout, TalkerTextEmbeds, TtsSpecialIds, suppressed_ids,
 };
-use omnivox_model::qwen3_omni::{CODE2WAV_PREFIX, Qwen3OmniCheckpoint, Qwen3OmniTalker, Qwen3OmniThinker};
+use omnivox_model::qwen3_omni::{
+    CODE2WAV_PREFIX, Qwen3OmniCheckpoint, Qwen3OmniTalker, Qwen3OmniThinker,
+};
 use std::collections::VecDeque;
 
 /// What one step did for one sequence.
@@ -83,7 +85,11 @@ impl<B: Backend> SpeechModel<B> {
         check_codebooks(&talker, &codec_cfg)?;
         let ids = TtsSpecialIds::from(ckpt.config());
         let thinker_embed = thinker.model.embed_tokens.clone();
-        let specials = lookup(&thinker_embed, &[ids.tts_bos, ids.tts_eos, ids.tts_pad], device)?;
+        let specials = lookup(
+            &thinker_embed,
+            &[ids.tts_bos, ids.tts_eos, ids.tts_pad],
+            device,
+        )?;
         let text = talker.text_embeds(specials)?;
         Ok(Self {
             suppressed: suppressed_ids(&talker.config),
@@ -138,10 +144,18 @@ impl<B: Backend> SpeechModel<B> {
         filter: &mut SpokenFilter,
     ) -> Result<TalkerState<B>, SpeechError> {
         let layout = TalkerPromptLayout::new(prompt, &self.ids)?;
-        let user = self.talker.user_rows(&layout, thinker_embeds, thinker_hidden)?;
-        let head = lookup(&self.thinker_embed, layout.assistant_head(prompt), &self.device)?;
+        let user = self
+            .talker
+            .user_rows(&layout, thinker_embeds, thinker_hidden)?;
+        let head = lookup(
+            &self.thinker_embed,
+            layout.assistant_head(prompt),
+            &self.device,
+        )?;
         let block = self.talker.assistant_rows(head, &self.text, voice.id)?;
-        let queue: VecDeque<u32> = (layout.assistant_tail(prompt).iter()).filter_map(|&t| filter.push(t)).collect();
+        let queue: VecDeque<u32> = (layout.assistant_tail(prompt).iter())
+            .filter_map(|&t| filter.push(t))
+            .collect();
         Ok(TalkerState {
             phase: Phase::Prefill(Tensor::cat(vec![user, block], 0)),
             queue,
@@ -172,17 +186,25 @@ impl<B: Backend> SpeechModel<B> {
         let text_rows = if text_ids.is_empty() {
             None
         } else {
-            Some(self.talker.project_text(lookup(&self.thinker_embed, &text_ids, &self.device)?))
+            Some(
+                self.talker
+                    .project_text(lookup(&self.thinker_embed, &text_ids, &self.device)?),
+            )
         };
         let mut inputs = Vec::with_capacity(active.len());
         for (i, row) in &active {
             let row = match row {
-                TextRow::Token(k) => text_rows.clone().map(|r| r.narrow(0, *k, 1)).ok_or_else(internal)?,
+                TextRow::Token(k) => text_rows
+                    .clone()
+                    .map(|r| r.narrow(0, *k, 1))
+                    .ok_or_else(internal)?,
                 TextRow::Eos => self.text.eos.clone(),
                 TextRow::Pad => self.text.pad.clone(),
             };
             inputs.push(match &states[*i].phase {
-                Phase::Prefill(prefix) => Tensor::cat(vec![prefix.clone(), self.talker.first_text_row(row)?], 0),
+                Phase::Prefill(prefix) => {
+                    Tensor::cat(vec![prefix.clone(), self.talker.first_text_row(row)?], 0)
+                }
                 Phase::Decode(frame) => frame.clone() + row,
                 Phase::Done(_) => return Err(internal()),
             });
@@ -193,7 +215,11 @@ impl<B: Backend> SpeechModel<B> {
     }
 
     /// Pops each ready state's text row; finishes states with nothing to say.
-    fn take_text(&self, states: &mut [&mut TalkerState<B>], out: &mut [SpeechStep]) -> (Vec<(usize, TextRow)>, Vec<u32>) {
+    fn take_text(
+        &self,
+        states: &mut [&mut TalkerState<B>],
+        out: &mut [SpeechStep],
+    ) -> (Vec<(usize, TextRow)>, Vec<u32>) {
         let mut active = Vec::new();
         let mut text_ids = Vec::new();
         for (i, s) in states.iter_mut().enumerate() {
@@ -207,6 +233,15 @@ impl<B: Backend> SpeechModel<B> {
                 continue;
             }
             let row = if let Some(t) = s.queue.pop_front() {
+                let vocab = self.thinker_embed.vocab_size();
+                if t as usize >= vocab {
+                    s.phase = Phase::Done(SpeechFinish::Failed);
+                    out[i].finished = Some(SpeechFinish::Failed);
+                    let msg =
+                        format!("text token {t} is outside the thinker vocabulary of {vocab}");
+                    out[i].error = Some(SpeechError::InvalidRequest(msg));
+                    continue;
+                }
                 s.text_consumed += 1;
                 text_ids.push(t);
                 TextRow::Token(text_ids.len() - 1)
@@ -263,7 +298,11 @@ impl<B: Backend> SpeechModel<B> {
         let vocab = self.talker.vocab_size();
         let eos = self.talker.config.codec_eos_token_id;
         let mut going = Vec::new(); // (row in `last`, state index, code 0)
-        for (k, ((i, _), row)) in active.iter().zip(logits.chunks_exact_mut(vocab)).enumerate() {
+        for (k, ((i, _), row)) in active
+            .iter()
+            .zip(logits.chunks_exact_mut(vocab))
+            .enumerate()
+        {
             let s = &mut *states[*i];
             let code = match s.sampler.sample(row) {
                 Ok(c) => c,
@@ -274,9 +313,18 @@ impl<B: Backend> SpeechModel<B> {
             };
             s.tokens.push(code);
             if code == eos || s.tokens.len() >= s.max_new_tokens {
-                let reason = if code == eos { SpeechFinish::Eos } else { SpeechFinish::Length };
+                let reason = if code == eos {
+                    SpeechFinish::Eos
+                } else {
+                    SpeechFinish::Length
+                };
                 s.phase = Phase::Done(reason);
                 out[*i].finished = Some(reason);
+                // Code2Wav owes nothing at the end (every sample is final once
+                // its frame is in); finishing the stream says so.
+                let rest = s.decoder.finish(&self.code2wav)?;
+                s.samples += rest.len();
+                out[*i].samples.extend(rest);
             } else {
                 going.push((k, *i, code));
             }
@@ -301,16 +349,19 @@ impl<B: Backend> SpeechModel<B> {
         let hidden = self.talker.select_rows(last, &rows);
         let embeds = self.talker.codec_embed(&code0)?;
         let mut failed: Vec<Option<SamplingError>> = vec![None; going.len()];
-        let residual = self.talker.code_predictor.predict::<SpeechError>(hidden, embeds, |j, row| {
-            let s = &mut *states[going[j].1];
-            match s.predictor.sample(row) {
-                Ok(c) => Ok(c),
-                Err(e) => {
-                    failed[j] = Some(e);
-                    Ok(0)
-                }
-            }
-        })?;
+        let residual =
+            self.talker
+                .code_predictor
+                .predict::<SpeechError>(hidden, embeds, |j, row| {
+                    let s = &mut *states[going[j].1];
+                    match s.predictor.sample(row) {
+                        Ok(c) => Ok(c),
+                        Err(e) => {
+                            failed[j] = Some(e);
+                            Ok(0)
+                        }
+                    }
+                })?;
         let frames: Vec<Vec<u32>> = (code0.iter().zip(residual))
             .map(|(&c, r)| std::iter::once(c).chain(r).collect())
             .collect();
@@ -343,13 +394,22 @@ fn fail<B: Backend>(s: &mut TalkerState<B>, out: &mut SpeechStep, e: SamplingErr
 ///
 /// # Shapes
 /// - output: `[ids.len(), thinker hidden]`
-fn lookup<B: Backend>(table: &Embedding<B>, ids: &[u32], device: &B::Device) -> Result<Tensor<B, 2>, SpeechError> {
+fn lookup<B: Backend>(
+    table: &Embedding<B>,
+    ids: &[u32],
+    device: &B::Device,
+) -> Result<Tensor<B, 2>, SpeechError> {
     let vocab = table.vocab_size();
     if let Some(bad) = ids.iter().find(|&&t| t as usize >= vocab) {
-        return Err(SpeechError::InvalidRequest(format!("text token {bad} is outside the thinker vocabulary of {vocab}")));
+        return Err(SpeechError::InvalidRequest(format!(
+            "text token {bad} is outside the thinker vocabulary of {vocab}"
+        )));
     }
     let data: Vec<i64> = ids.iter().map(|&t| i64::from(t)).collect();
-    Ok(table.forward(Tensor::<B, 1, Int>::from_data(TensorData::new(data, [ids.len()]), device)))
+    Ok(table.forward(Tensor::<B, 1, Int>::from_data(
+        TensorData::new(data, [ids.len()]),
+        device,
+    )))
 }
 
 /// A 2-D tensor's values on the host, row-major.
@@ -366,7 +426,10 @@ fn internal() -> SpeechError {
 
 /// Every code the talker and the code predictor can produce must index
 /// Code2Wav's codebooks, and a frame must have one code per quantizer.
-fn check_codebooks<B: Backend>(talker: &Qwen3OmniTalker<B>, codec: &Code2WavConfig) -> Result<(), SpeechError> {
+fn check_codebooks<B: Backend>(
+    talker: &Qwen3OmniTalker<B>,
+    codec: &Code2WavConfig,
+) -> Result<(), SpeechError> {
     let groups = talker.num_code_groups();
     if groups != codec.num_quantizers {
         return Err(SpeechError::Incompatible(format!(
@@ -374,7 +437,9 @@ fn check_codebooks<B: Backend>(talker: &Qwen3OmniTalker<B>, codec: &Code2WavConf
             codec.num_quantizers
         )));
     }
-    let first = talker.vocab_size().saturating_sub(SUPPRESSED_TOP_IDS as usize);
+    let first = talker
+        .vocab_size()
+        .saturating_sub(SUPPRESSED_TOP_IDS as usize);
     let residual = talker.code_predictor.vocab_size();
     if first.max(residual) > codec.codebook_size {
         return Err(SpeechError::Incompatible(format!(

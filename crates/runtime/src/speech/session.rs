@@ -23,7 +23,9 @@ use super::model::SpeechModel;
 use super::state::{SpeechFinish, SpeechSampling, TalkerState};
 use super::voices::{Voice, VoiceConfig};
 use crate::sampling::{Sampler, SamplingConfig};
-use crate::thinker_session::{DEFAULT_MAX_NEW_TOKENS, FinishReason, ThinkerRequest, ThinkerSession};
+use crate::thinker_session::{
+    DEFAULT_MAX_NEW_TOKENS, FinishReason, ThinkerRequest, ThinkerSession,
+};
 use burn::tensor::{Tensor, backend::Backend};
 use omnivox_codec::StreamMode;
 use omnivox_model::qwen3_omni::{MelFeatures, RopeIndex, ThinkerInput};
@@ -86,7 +88,11 @@ pub struct SpeechSession<B: Backend> {
 impl<B: Backend> SpeechSession<B> {
     /// Opens a checkpoint directory and loads thinker, talker and Code2Wav;
     /// Code2Wav streams as the reference decodes ([`StreamMode::REFERENCE`]).
-    pub fn open(dir: impl AsRef<Path>, device: &B::Device, voices: &VoiceConfig) -> Result<Self, SpeechError> {
+    pub fn open(
+        dir: impl AsRef<Path>,
+        device: &B::Device,
+        voices: &VoiceConfig,
+    ) -> Result<Self, SpeechError> {
         Self::open_with(dir, device, voices, StreamMode::REFERENCE)
     }
 
@@ -98,9 +104,21 @@ impl<B: Backend> SpeechSession<B> {
         mode: StreamMode,
     ) -> Result<Self, SpeechError> {
         let thinker = ThinkerSession::open(dir, device)?;
-        let speech = SpeechModel::load(thinker.checkpoint(), thinker.thinker(), voices, mode, device)?;
-        let filter = Arc::new(SpokenFilterConfig::from_tokenizer(thinker.processor().tokenizer()));
-        Ok(Self { thinker, speech, filter })
+        let speech = SpeechModel::load(
+            thinker.checkpoint(),
+            thinker.thinker(),
+            voices,
+            mode,
+            device,
+        )?;
+        let filter = Arc::new(SpokenFilterConfig::from_tokenizer(
+            thinker.processor().tokenizer(),
+        ));
+        Ok(Self {
+            thinker,
+            speech,
+            filter,
+        })
     }
 
     /// The text side (checkpoint, processor, thinker).
@@ -128,7 +146,11 @@ impl<B: Backend> SpeechSession<B> {
         let run = ThinkerRun::new(self, &req.thinker)?;
         let sampling = req.sampling.clone().unwrap_or_else(|| {
             let text = run.sampler.config();
-            if text.is_greedy() { SpeechSampling::greedy() } else { SpeechSampling::sampled(text.seed) }
+            if text.is_greedy() {
+                SpeechSampling::greedy()
+            } else {
+                SpeechSampling::sampled(text.seed)
+            }
         });
         let transcript = Transcript::new(self.filter.clone(), self.thinker.processor().tokenizer());
         Ok(SpeechStream {
@@ -144,6 +166,10 @@ impl<B: Backend> SpeechSession<B> {
         })
     }
 }
+
+/// What one thinker step produced: the token, whether it was the last, and
+/// the captured hidden states.
+type ThinkerStep<B> = (u32, Option<FinishReason>, Vec<Tensor<B, 2>>);
 
 /// The thinker half of one request.
 struct ThinkerRun<B: Backend> {
@@ -188,10 +214,16 @@ impl<B: Backend> ThinkerRun<B> {
             .unwrap_or(DEFAULT_MAX_NEW_TOKENS)
             .min(max_positions - n);
         if limit == 0 {
-            return Err(SpeechError::InvalidRequest("max_new_tokens must be at least 1".into()));
+            return Err(SpeechError::InvalidRequest(
+                "max_new_tokens must be at least 1".into(),
+            ));
         }
         let mels: Vec<MelFeatures<'_>> = (prompt.audio.iter())
-            .map(|a| MelFeatures { data: &a.features.data, n_mels: a.features.n_mels, frames: a.features.n_frames })
+            .map(|a| MelFeatures {
+                data: &a.features.data,
+                n_mels: a.features.n_mels,
+                frames: a.features.n_frames,
+            })
             .collect();
         let frames: Vec<usize> = mels.iter().map(|m| m.frames).collect();
         let rope = thinker.rope_index(&prompt.input_ids, &frames)?;
@@ -203,7 +235,10 @@ impl<B: Backend> ThinkerRun<B> {
         let mut stop_ids = session.stop_ids().to_vec();
         stop_ids.extend(&req.stop_token_ids);
         Ok(Self {
-            first: Some(ThinkerInput { ids: prompt.input_ids.clone(), audio }),
+            first: Some(ThinkerInput {
+                ids: prompt.input_ids.clone(),
+                audio,
+            }),
             sampler: Sampler::new(config, &prompt.input_ids),
             prompt: prompt.input_ids,
             rope,
@@ -222,15 +257,25 @@ impl<B: Backend> ThinkerRun<B> {
         &mut self,
         s: &SpeechSession<B>,
         capture: &[usize],
-    ) -> Result<(u32, Option<FinishReason>, Vec<Tensor<B, 2>>), SpeechError> {
+    ) -> Result<ThinkerStep<B>, SpeechError> {
         let thinker = s.thinker.thinker();
         let (input, positions) = match (self.first.take(), self.next.take()) {
             (Some(input), _) => (input, self.rope.to_positions()?),
-            (None, Some(id)) => (ThinkerInput::text(vec![id]), self.rope.continuation(self.cache.seq_len(), 1)?),
-            (None, None) => return Err(SpeechError::Internal("the thinker has no next input".into())),
+            (None, Some(id)) => (
+                ThinkerInput::text(vec![id]),
+                self.rope.continuation(self.cache.seq_len(), 1)?,
+            ),
+            (None, None) => {
+                return Err(SpeechError::Internal(
+                    "the thinker has no next input".into(),
+                ));
+            }
         };
         let n = input.ids.len();
-        let mut seqs = [BatchSeq { positions, cache: &mut self.cache }];
+        let mut seqs = [BatchSeq {
+            positions,
+            cache: &mut self.cache,
+        }];
         let out = thinker.forward(input, &mut seqs, capture)?;
         let logits = thinker.last_logits(out.hidden, &[n])?;
         let mut row = logits
@@ -310,17 +355,35 @@ impl<B: Backend> SpeechStream<'_, B> {
     fn thinker_step(&mut self) -> Result<(), SpeechError> {
         let speech = &self.session.speech;
         let prefill = self.talker.is_none();
-        let capture = if prefill { vec![0, speech.accept_hidden_layer()] } else { Vec::new() };
+        let capture = if prefill {
+            vec![0, speech.accept_hidden_layer()]
+        } else {
+            Vec::new()
+        };
         let (id, finish, mut captured) = self.run.step(self.session, &capture)?;
         if prefill {
             let (hidden, embeds) = (captured.pop(), captured.pop());
-            let (Some(embeds), Some(hidden), Some(transcript)) = (embeds, hidden, self.transcript.as_mut()) else {
-                return Err(SpeechError::Internal("the thinker's prefill captured nothing".into()));
+            let (Some(embeds), Some(hidden), Some(transcript)) =
+                (embeds, hidden, self.transcript.as_mut())
+            else {
+                return Err(SpeechError::Internal(
+                    "the thinker's prefill captured nothing".into(),
+                ));
             };
             let filter = transcript.filter_mut();
-            self.talker = Some(speech.start(&self.run.prompt, embeds, hidden, &self.voice, &self.sampling, filter)?);
+            self.talker = Some(speech.start(
+                &self.run.prompt,
+                embeds,
+                hidden,
+                &self.voice,
+                &self.sampling,
+                filter,
+            )?);
         }
-        let talker = self.talker.as_mut().ok_or_else(|| SpeechError::Internal("no talker state".into()))?;
+        let talker = self
+            .talker
+            .as_mut()
+            .ok_or_else(|| SpeechError::Internal("no talker state".into()))?;
         // The thinker's last token never reaches the talker (the reference
         // never forwards it through the thinker, so it has no embedding
         // there). Once speech has ended, later text is not spoken either.
@@ -338,7 +401,12 @@ impl<B: Backend> SpeechStream<'_, B> {
             }
             (None, None) => (String::new(), false),
         };
-        self.events.push_back(SpeechEvent::Text { id, delta, spoken, finish });
+        self.events.push_back(SpeechEvent::Text {
+            id,
+            delta,
+            spoken,
+            finish,
+        });
         Ok(())
     }
 
@@ -351,9 +419,17 @@ impl<B: Backend> SpeechStream<'_, B> {
         };
         while talker.is_ready() {
             let mut batch = [&mut *talker];
-            let step = self.session.speech.step(&mut batch)?.pop().unwrap_or_default();
+            let step = self
+                .session
+                .speech
+                .step(&mut batch)?
+                .pop()
+                .unwrap_or_default();
             if let Some(frame) = step.frame {
-                self.events.push_back(SpeechEvent::Audio { frame, samples: step.samples });
+                self.events.push_back(SpeechEvent::Audio {
+                    frame,
+                    samples: step.samples,
+                });
             }
             if let Some(e) = step.error {
                 return Err(e);
@@ -363,7 +439,10 @@ impl<B: Backend> SpeechStream<'_, B> {
                     Some(t) => t.finish()?,
                     None => String::new(),
                 };
-                self.events.push_back(SpeechEvent::Done { reason, transcript_tail: tail });
+                self.events.push_back(SpeechEvent::Done {
+                    reason,
+                    transcript_tail: tail,
+                });
                 self.speech_done = true;
                 break;
             }

@@ -67,7 +67,11 @@ impl SpeechSampling {
     pub(crate) fn predictor_config(&self) -> SamplingConfig {
         let d = &self.defaults;
         SamplingConfig {
-            temperature: if self.greedy { 0.0 } else { d.predictor_temperature },
+            temperature: if self.greedy {
+                0.0
+            } else {
+                d.predictor_temperature
+            },
             top_p: d.predictor_top_p,
             top_k: Some(d.predictor_top_k).filter(|&k| k > 0),
             seed: self.seed ^ 0x5eed_c0de_c0de_5eed,

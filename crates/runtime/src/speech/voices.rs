@@ -97,7 +97,10 @@ pub struct VoiceTable {
 impl VoiceTable {
     /// Builds the table for a checkpoint's `speaker_id` map.
     pub fn new(speaker_id: &BTreeMap<String, u32>, cfg: &VoiceConfig) -> Result<Self, VoiceError> {
-        let speakers: BTreeMap<String, u32> = speaker_id.iter().map(|(k, &v)| (k.to_lowercase(), v)).collect();
+        let speakers: BTreeMap<String, u32> = speaker_id
+            .iter()
+            .map(|(k, &v)| (k.to_lowercase(), v))
+            .collect();
         let names = || speakers.keys().cloned().collect::<Vec<_>>();
         let default = match &cfg.default_speaker {
             Some(s) => {
@@ -111,13 +114,23 @@ impl VoiceTable {
                 }
                 s
             }
-            None if speakers.contains_key(REFERENCE_DEFAULT_SPEAKER) => REFERENCE_DEFAULT_SPEAKER.to_string(),
-            None => speakers.keys().next().cloned().ok_or(VoiceError::NoSpeakers)?,
+            None if speakers.contains_key(REFERENCE_DEFAULT_SPEAKER) => {
+                REFERENCE_DEFAULT_SPEAKER.to_string()
+            }
+            None => speakers
+                .keys()
+                .next()
+                .cloned()
+                .ok_or(VoiceError::NoSpeakers)?,
         };
         let mut aliases: BTreeMap<String, String> = OPENAI_VOICES
             .iter()
             .map(|&(alias, speaker)| {
-                let target = if speakers.contains_key(speaker) { speaker } else { default.as_str() };
+                let target = if speakers.contains_key(speaker) {
+                    speaker
+                } else {
+                    default.as_str()
+                };
                 (alias.to_string(), target.to_string())
             })
             .collect();
@@ -159,7 +172,11 @@ impl VoiceTable {
 
     /// The default voice.
     pub fn default_voice(&self) -> Voice {
-        let id = self.speakers.get(&self.default).copied().unwrap_or_default();
+        let id = self
+            .speakers
+            .get(&self.default)
+            .copied()
+            .unwrap_or_default();
         Voice {
             speaker: self.default.clone(),
             id,
@@ -168,7 +185,12 @@ impl VoiceTable {
 
     /// Every accepted name, speakers and aliases, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.speakers.keys().chain(self.aliases.keys()).cloned().collect();
+        let mut v: Vec<String> = self
+            .speakers
+            .keys()
+            .chain(self.aliases.keys())
+            .cloned()
+            .collect();
         v.sort();
         v
     }
@@ -198,7 +220,13 @@ mod tests {
     #[test]
     fn speakers_resolve_case_insensitively() {
         let t = VoiceTable::new(&released(), &VoiceConfig::default()).unwrap();
-        assert_eq!(t.resolve("Ethan").unwrap(), Voice { speaker: "ethan".into(), id: 2302 });
+        assert_eq!(
+            t.resolve("Ethan").unwrap(),
+            Voice {
+                speaker: "ethan".into(),
+                id: 2302
+            }
+        );
         assert_eq!(t.resolve("CHELSIE").unwrap().id, 2301);
         assert_eq!(t.default_voice().speaker, "ethan");
     }
@@ -219,16 +247,25 @@ mod tests {
             panic!("wrong error");
         };
         assert_eq!(voice, "Morgan");
-        assert!(available.contains(&"alloy".to_string()) && available.contains(&"aiden".to_string()));
+        assert!(
+            available.contains(&"alloy".to_string()) && available.contains(&"aiden".to_string())
+        );
         assert_eq!(available.len(), 3 + OPENAI_VOICES.len());
         let msg = t.resolve("morgan").unwrap_err().to_string();
-        assert!(msg.contains("unknown voice `morgan`") && msg.contains("chelsie"), "{msg}");
+        assert!(
+            msg.contains("unknown voice `morgan`") && msg.contains("chelsie"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn the_operator_overrides_the_table() {
         let cfg = VoiceConfig {
-            aliases: [("Alloy".to_string(), "Aiden".to_string()), ("narrator".into(), "chelsie".into())].into(),
+            aliases: [
+                ("Alloy".to_string(), "Aiden".to_string()),
+                ("narrator".into(), "chelsie".into()),
+            ]
+            .into(),
             default_speaker: Some("Chelsie".into()),
         };
         let t = VoiceTable::new(&released(), &cfg).unwrap();
@@ -240,15 +277,27 @@ mod tests {
             ..VoiceConfig::default()
         };
         let err = VoiceTable::new(&released(), &bad).unwrap_err();
-        assert!(matches!(err, VoiceError::UnknownSpeaker { ref speaker, .. } if speaker == "serena"), "{err}");
+        assert!(
+            matches!(err, VoiceError::UnknownSpeaker { ref speaker, .. } if speaker == "serena"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_speakers_fall_back_to_the_default() {
         let one: BTreeMap<String, u32> = [("Tina".to_string(), 7)].into();
         let t = VoiceTable::new(&one, &VoiceConfig::default()).unwrap();
-        assert_eq!(t.default_voice(), Voice { speaker: "tina".into(), id: 7 });
+        assert_eq!(
+            t.default_voice(),
+            Voice {
+                speaker: "tina".into(),
+                id: 7
+            }
+        );
         assert_eq!(t.resolve("shimmer").unwrap().speaker, "tina");
-        assert_eq!(VoiceTable::new(&BTreeMap::new(), &VoiceConfig::default()).unwrap_err(), VoiceError::NoSpeakers);
+        assert_eq!(
+            VoiceTable::new(&BTreeMap::new(), &VoiceConfig::default()).unwrap_err(),
+            VoiceError::NoSpeakers
+        );
     }
 }

@@ -66,9 +66,16 @@ pub(crate) enum Node {
     /// An object: declared properties in order, or free keys (`free`: the
     /// schema of their values; `key`: a string node for the keys) when none
     /// are declared.
-    Obj { props: Vec<Prop>, free: Option<(NodeId, NodeId)> },
+    Obj {
+        props: Vec<Prop>,
+        free: Option<(NodeId, NodeId)>,
+    },
     /// An array of `items`, `min..=max` of them.
-    Arr { items: NodeId, min: u32, max: Option<u32> },
+    Arr {
+        items: NodeId,
+        min: u32,
+        max: Option<u32>,
+    },
 }
 
 /// A compiled grammar: the nodes, the root, and each node's shortest
@@ -175,12 +182,25 @@ impl Builder {
             return Ok(id);
         }
         let string = self.add(Node::Str { min: 0, max: None })?;
-        let mut alts = vec![string, self.add(Node::Num)?, self.lit(b"true")?, self.lit(b"false")?, self.lit(b"null")?];
+        let mut alts = vec![
+            string,
+            self.add(Node::Num)?,
+            self.lit(b"true")?,
+            self.lit(b"false")?,
+            self.lit(b"null")?,
+        ];
         if depth > 0 {
             let inner = self.any_at(depth - 1)?;
             let key = self.add(Node::Str { min: 0, max: None })?;
-            alts.push(self.add(Node::Obj { props: Vec::new(), free: Some((key, inner)) })?);
-            alts.push(self.add(Node::Arr { items: inner, min: 0, max: None })?);
+            alts.push(self.add(Node::Obj {
+                props: Vec::new(),
+                free: Some((key, inner)),
+            })?);
+            alts.push(self.add(Node::Arr {
+                items: inner,
+                min: 0,
+                max: None,
+            })?);
         }
         let id = self.add(Node::Alt(alts))?;
         // Filled bottom-up, so `any[d]` lands at index `d`.
@@ -193,8 +213,17 @@ impl Builder {
         self.compile(schema, root, "", 0)
     }
 
-    fn compile(&mut self, schema: &Value, root: &Value, at: &str, depth: usize) -> Result<NodeId, SchemaError> {
-        let err = |reason: String| SchemaError { at: at.to_owned(), reason };
+    fn compile(
+        &mut self,
+        schema: &Value,
+        root: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<NodeId, SchemaError> {
+        let err = |reason: String| SchemaError {
+            at: at.to_owned(),
+            reason,
+        };
         if depth > MAX_DEPTH {
             return Err(err(format!("the schema nests deeper than {MAX_DEPTH}")));
         }
@@ -209,7 +238,8 @@ impl Builder {
             if let Some(&id) = self.refs.get(&key) {
                 return Ok(id);
             }
-            let target = resolve_ref(r, root).ok_or_else(|| err(format!("cannot resolve `$ref` {r}")))?;
+            let target =
+                resolve_ref(r, root).ok_or_else(|| err(format!("cannot resolve `$ref` {r}")))?;
             // Reserve the node first so that a reference back to it closes a cycle.
             let id = self.add(Node::Alt(Vec::new()))?;
             self.refs.insert(key, id);
@@ -221,20 +251,41 @@ impl Builder {
             let known = ANNOTATIONS.contains(&key.as_str())
                 || matches!(
                     key.as_str(),
-                    "type" | "enum" | "const" | "anyOf" | "oneOf" | "allOf" | "properties" | "required"
-                        | "additionalProperties" | "items" | "minItems" | "maxItems" | "minLength"
-                        | "maxLength" | "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
-                        | "$defs" | "definitions" | "nullable"
+                    "type"
+                        | "enum"
+                        | "const"
+                        | "anyOf"
+                        | "oneOf"
+                        | "allOf"
+                        | "properties"
+                        | "required"
+                        | "additionalProperties"
+                        | "items"
+                        | "minItems"
+                        | "maxItems"
+                        | "minLength"
+                        | "maxLength"
+                        | "minimum"
+                        | "maximum"
+                        | "exclusiveMinimum"
+                        | "exclusiveMaximum"
+                        | "$defs"
+                        | "definitions"
+                        | "nullable"
                 );
             if !known {
-                return Err(err(format!("the keyword `{key}` is not supported in a constrained tool call")));
+                return Err(err(format!(
+                    "the keyword `{key}` is not supported in a constrained tool call"
+                )));
             }
         }
         if let Some(c) = obj.get("const") {
             return self.literals(std::slice::from_ref(c), at);
         }
         if let Some(e) = obj.get("enum") {
-            let values = e.as_array().ok_or_else(|| err("`enum` must be an array".into()))?;
+            let values = e
+                .as_array()
+                .ok_or_else(|| err("`enum` must be an array".into()))?;
             return self.literals(values, at);
         }
         if let Some(all) = obj.get("allOf") {
@@ -259,18 +310,39 @@ impl Builder {
         }
     }
 
-    fn branches(&mut self, key: &str, v: &Value, root: &Value, at: &str, depth: usize) -> Result<NodeId, SchemaError> {
-        let err = |reason: String| SchemaError { at: at.to_owned(), reason };
-        let list = v.as_array().filter(|l| !l.is_empty()).ok_or_else(|| err(format!("`{key}` must be a non-empty array")))?;
+    fn branches(
+        &mut self,
+        key: &str,
+        v: &Value,
+        root: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<NodeId, SchemaError> {
+        let err = |reason: String| SchemaError {
+            at: at.to_owned(),
+            reason,
+        };
+        let list = v
+            .as_array()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| err(format!("`{key}` must be a non-empty array")))?;
         if key == "oneOf" {
             // Exactly one branch must hold: only when the branches cannot overlap.
             let mut seen = Vec::new();
             for b in list {
                 let t = b.get("type").and_then(Value::as_str).ok_or_else(|| {
-                    err("`oneOf` is supported when every branch has a single, distinct `type`".into())
+                    err(
+                        "`oneOf` is supported when every branch has a single, distinct `type`"
+                            .into(),
+                    )
                 })?;
-                if seen.contains(&t) || (t == "integer" && seen.contains(&"number")) || (t == "number" && seen.contains(&"integer")) {
-                    return Err(err("`oneOf` branches of overlapping types are not supported".into()));
+                if seen.contains(&t)
+                    || (t == "integer" && seen.contains(&"number"))
+                    || (t == "number" && seen.contains(&"integer"))
+                {
+                    return Err(err(
+                        "`oneOf` branches of overlapping types are not supported".into(),
+                    ));
                 }
                 seen.push(t);
             }
@@ -303,8 +375,18 @@ impl Builder {
         }
     }
 
-    fn typed(&mut self, t: &str, obj: &Map<String, Value>, root: &Value, at: &str, depth: usize) -> Result<NodeId, SchemaError> {
-        let err = |reason: String| SchemaError { at: at.to_owned(), reason };
+    fn typed(
+        &mut self,
+        t: &str,
+        obj: &Map<String, Value>,
+        root: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<NodeId, SchemaError> {
+        let err = |reason: String| SchemaError {
+            at: at.to_owned(),
+            reason,
+        };
         match t {
             "string" => {
                 let min = count(obj, "minLength").map_err(&err)?.unwrap_or(0);
@@ -337,9 +419,24 @@ impl Builder {
         }
     }
 
-    fn number(&mut self, t: &str, obj: &Map<String, Value>, at: &str) -> Result<NodeId, SchemaError> {
-        let err = |reason: String| SchemaError { at: at.to_owned(), reason };
-        let bound = |k: &str| obj.get(k).map(|v| v.as_f64().ok_or_else(|| err(format!("`{k}` must be a number")))).transpose();
+    fn number(
+        &mut self,
+        t: &str,
+        obj: &Map<String, Value>,
+        at: &str,
+    ) -> Result<NodeId, SchemaError> {
+        let err = |reason: String| SchemaError {
+            at: at.to_owned(),
+            reason,
+        };
+        let bound = |k: &str| {
+            obj.get(k)
+                .map(|v| {
+                    v.as_f64()
+                        .ok_or_else(|| err(format!("`{k}` must be a number")))
+                })
+                .transpose()
+        };
         let (min, max) = (bound("minimum")?, bound("maximum")?);
         let (xmin, xmax) = (bound("exclusiveMinimum")?, bound("exclusiveMaximum")?);
         if t == "number" && min.is_none() && max.is_none() && xmin.is_none() && xmax.is_none() {
@@ -365,13 +462,25 @@ impl Builder {
         self.add(Node::Int { lo, hi })
     }
 
-    fn object(&mut self, obj: &Map<String, Value>, root: &Value, at: &str, depth: usize) -> Result<NodeId, SchemaError> {
-        let err = |reason: String| SchemaError { at: at.to_owned(), reason };
+    fn object(
+        &mut self,
+        obj: &Map<String, Value>,
+        root: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<NodeId, SchemaError> {
+        let err = |reason: String| SchemaError {
+            at: at.to_owned(),
+            reason,
+        };
         let required: Vec<&str> = match obj.get("required") {
             None => Vec::new(),
             Some(Value::Array(r)) => r
                 .iter()
-                .map(|v| v.as_str().ok_or_else(|| err("`required` must list strings".into())))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| err("`required` must list strings".into()))
+                })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(err("`required` must be an array".into())),
         };
@@ -382,20 +491,27 @@ impl Builder {
             Some(_) => return Err(err("`properties` must be an object".into())),
         };
         if let Some(missing) = required.iter().find(|r| !props_schema.contains_key(**r)) {
-            return Err(err(format!("required property `{missing}` is not declared in `properties`")));
+            return Err(err(format!(
+                "required property `{missing}` is not declared in `properties`"
+            )));
         }
         let additional = obj.get("additionalProperties");
         if props_schema.is_empty() {
             let value = match additional {
                 Some(Value::Bool(false)) => None,
                 None | Some(Value::Bool(true)) => Some(self.any()?),
-                Some(s) => Some(self.compile(s, root, &format!("{at}/additionalProperties"), depth + 1)?),
+                Some(s) => {
+                    Some(self.compile(s, root, &format!("{at}/additionalProperties"), depth + 1)?)
+                }
             };
             let free = match value {
                 Some(v) => Some((self.add(Node::Str { min: 0, max: None })?, v)),
                 None => None,
             };
-            return self.add(Node::Obj { props: Vec::new(), free });
+            return self.add(Node::Obj {
+                props: Vec::new(),
+                free,
+            });
         }
         let mut props = Vec::with_capacity(props_schema.len());
         for (key, s) in props_schema {
@@ -440,13 +556,19 @@ fn types_of(obj: &Map<String, Value>) -> Result<Vec<String>, String> {
             } else if obj.contains_key("items") {
                 vec!["array".into()]
             } else {
-                ["object", "array", "string", "number", "boolean", "null"].map(String::from).to_vec()
+                ["object", "array", "string", "number", "boolean", "null"]
+                    .map(String::from)
+                    .to_vec()
             }
         }
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(ts)) => ts
             .iter()
-            .map(|t| t.as_str().map(String::from).ok_or_else(|| "`type` must list strings".to_owned()))
+            .map(|t| {
+                t.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| "`type` must list strings".to_owned())
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("`type` must be a string or a list of strings".into()),
     };
@@ -511,7 +633,10 @@ fn min_lengths(nodes: &[Node]) -> Vec<usize> {
         for (i, n) in nodes.iter().enumerate() {
             let v = match n {
                 Node::Lit(b) => b.len(),
-                Node::Seq(c) => c.iter().map(|&c| len[c as usize]).fold(0usize, usize::saturating_add),
+                Node::Seq(c) => c
+                    .iter()
+                    .map(|&c| len[c as usize])
+                    .fold(0usize, usize::saturating_add),
                 Node::Alt(c) => c.iter().map(|&c| len[c as usize]).min().unwrap_or(UNKNOWN),
                 Node::Str { min, .. } => 2 + *min as usize,
                 Node::Int { lo, hi } => int_min_len(*lo, *hi),
@@ -566,7 +691,10 @@ mod tests {
     fn unsupported_keywords_are_refused_by_name() {
         let e = compile(json!({"type": "string", "pattern": "^a+$"})).unwrap_err();
         assert!(e.reason.contains("pattern"), "{e}");
-        let e = compile(json!({"type": "object", "properties": {"a": {"type": "number", "multipleOf": 2}}})).unwrap_err();
+        let e = compile(
+            json!({"type": "object", "properties": {"a": {"type": "number", "multipleOf": 2}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.at, "/properties/a");
         assert!(compile(json!({"oneOf": [{"type": "integer"}, {"type": "number"}]})).is_err());
         assert!(compile(json!({"type": "integer", "minimum": 5, "maximum": 4})).is_err());
@@ -583,7 +711,10 @@ mod tests {
         }))
         .unwrap();
         // {"city": "ab", "n": 10}
-        assert_eq!(g.min_len[g.root as usize], r#"{"city": "ab", "n": 10}"#.len());
+        assert_eq!(
+            g.min_len[g.root as usize],
+            r#"{"city": "ab", "n": 10}"#.len()
+        );
         assert_eq!(int_min_len(-5, -3), 2);
         assert_eq!(int_min_len(-5, 3), 1);
         assert_eq!(int_min_len(120, 900), 3);

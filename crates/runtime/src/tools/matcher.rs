@@ -25,18 +25,32 @@ pub(crate) enum ObjPhase {
     Open,
     AfterOpen,
     /// Matching the key of property `prop` (quotes included).
-    Key { prop: u32, pos: u32 },
+    Key {
+        prop: u32,
+        pos: u32,
+    },
     /// The free key's string is on the stack above.
     FreeKey,
     /// `": "` after property `prop`'s key.
-    Colon { prop: u32, pos: u8 },
+    Colon {
+        prop: u32,
+        pos: u8,
+    },
     /// Property `prop`'s value is on the stack above.
-    Value { prop: u32 },
-    AfterValue { prop: u32 },
+    Value {
+        prop: u32,
+    },
+    AfterValue {
+        prop: u32,
+    },
     /// After `,`: the space.
-    Comma { after: u32 },
+    Comma {
+        after: u32,
+    },
     /// After `, `: the next key, from property `from`.
-    NextKey { from: u32 },
+    NextKey {
+        from: u32,
+    },
 }
 
 /// Where an array is; `count` values are complete.
@@ -65,16 +79,42 @@ pub(crate) enum NumPhase {
 pub(crate) enum Frame {
     /// A node not started yet.
     Start(NodeId),
-    Lit { node: NodeId, pos: u32 },
+    Lit {
+        node: NodeId,
+        pos: u32,
+    },
     /// Child `next` is on the stack above.
-    Seq { node: NodeId, next: u32 },
+    Seq {
+        node: NodeId,
+        next: u32,
+    },
     /// Inside a string: `chars` code points written, a pending escape, and
     /// `left` continuation bytes of a UTF-8 character in `lo..=hi`.
-    Str { node: NodeId, open: bool, chars: u32, esc: bool, left: u8, lo: u8, hi: u8 },
-    Int { node: NodeId, neg: bool, digits: u8, mag: u64 },
+    Str {
+        node: NodeId,
+        open: bool,
+        chars: u32,
+        esc: bool,
+        left: u8,
+        lo: u8,
+        hi: u8,
+    },
+    Int {
+        node: NodeId,
+        neg: bool,
+        digits: u8,
+        mag: u64,
+    },
     Num(NumPhase),
-    Obj { node: NodeId, phase: ObjPhase },
-    Arr { node: NodeId, count: u32, phase: ArrPhase },
+    Obj {
+        node: NodeId,
+        phase: ObjPhase,
+    },
+    Arr {
+        node: NodeId,
+        count: u32,
+        phase: ArrPhase,
+    },
 }
 
 type Stack = Vec<Frame>;
@@ -150,7 +190,11 @@ impl Matcher {
     /// The fewest bytes that finish the document from here (`usize::MAX`
     /// when dead).
     pub fn min_remaining(&self, g: &Grammar) -> usize {
-        self.threads.iter().map(|t| stack_remaining(g, t)).min().unwrap_or(usize::MAX)
+        self.threads
+            .iter()
+            .map(|t| stack_remaining(g, t))
+            .min()
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -264,7 +308,9 @@ fn pop_done(g: &Grammar, stack: &mut Stack) {
     while let Some(parent) = stack.last_mut() {
         match *parent {
             Frame::Seq { node, next } => {
-                let Node::Seq(children) = &g.nodes[node as usize] else { return };
+                let Node::Seq(children) = &g.nodes[node as usize] else {
+                    return;
+                };
                 let next = next + 1;
                 if let Some(&c) = children.get(next as usize) {
                     *parent = Frame::Seq { node, next };
@@ -273,21 +319,31 @@ fn pop_done(g: &Grammar, stack: &mut Stack) {
                 }
                 stack.pop(); // the sequence is complete too
             }
-            Frame::Obj { node, phase: ObjPhase::Value { prop } } => {
+            Frame::Obj {
+                node,
+                phase: ObjPhase::Value { prop },
+            } => {
                 *parent = Frame::Obj {
                     node,
                     phase: ObjPhase::AfterValue { prop },
                 };
                 return;
             }
-            Frame::Obj { node, phase: ObjPhase::FreeKey } => {
+            Frame::Obj {
+                node,
+                phase: ObjPhase::FreeKey,
+            } => {
                 *parent = Frame::Obj {
                     node,
                     phase: ObjPhase::Colon { prop: FREE, pos: 0 },
                 };
                 return;
             }
-            Frame::Arr { node, count, phase: ArrPhase::Value } => {
+            Frame::Arr {
+                node,
+                count,
+                phase: ArrPhase::Value,
+            } => {
                 *parent = Frame::Arr {
                     node,
                     count: count + 1,
@@ -303,7 +359,9 @@ fn pop_done(g: &Grammar, stack: &mut Stack) {
 fn step(g: &Grammar, f: Frame, b: u8) -> Step {
     match f {
         Frame::Lit { node, pos } => {
-            let Node::Lit(bytes) = &g.nodes[node as usize] else { return Step::Reject };
+            let Node::Lit(bytes) = &g.nodes[node as usize] else {
+                return Step::Reject;
+            };
             match bytes.get(pos as usize) {
                 Some(&x) if x == b && pos as usize + 1 == bytes.len() => Step::Done,
                 Some(&x) if x == b => Step::Consumed(Frame::Lit { node, pos: pos + 1 }),
@@ -311,7 +369,12 @@ fn step(g: &Grammar, f: Frame, b: u8) -> Step {
             }
         }
         Frame::Str { .. } => step_str(g, f, b),
-        Frame::Int { node, neg, digits, mag } => step_int(g, node, neg, digits, mag, b),
+        Frame::Int {
+            node,
+            neg,
+            digits,
+            mag,
+        } => step_int(g, node, neg, digits, mag, b),
         Frame::Num(p) => step_num(p, b),
         Frame::Obj { node, phase } => step_obj(g, node, phase, b),
         Frame::Arr { node, count, phase } => step_arr(g, node, count, phase, b),
@@ -320,8 +383,21 @@ fn step(g: &Grammar, f: Frame, b: u8) -> Step {
 }
 
 fn step_str(g: &Grammar, f: Frame, b: u8) -> Step {
-    let Frame::Str { node, open, chars, esc, left, lo, hi } = f else { return Step::Reject };
-    let Node::Str { min, max } = g.nodes[node as usize] else { return Step::Reject };
+    let Frame::Str {
+        node,
+        open,
+        chars,
+        esc,
+        left,
+        lo,
+        hi,
+    } = f
+    else {
+        return Step::Reject;
+    };
+    let Node::Str { min, max } = g.nodes[node as usize] else {
+        return Step::Reject;
+    };
     let with = |chars, esc, left, lo, hi| {
         Step::Consumed(Frame::Str {
             node,
@@ -334,7 +410,11 @@ fn step_str(g: &Grammar, f: Frame, b: u8) -> Step {
         })
     };
     if !open {
-        return if b == b'"' { with(0, false, 0, 0, 0) } else { Step::Reject };
+        return if b == b'"' {
+            with(0, false, 0, 0, 0)
+        } else {
+            Step::Reject
+        };
     }
     if left > 0 {
         if !(lo..=hi).contains(&b) {
@@ -344,10 +424,18 @@ fn step_str(g: &Grammar, f: Frame, b: u8) -> Step {
         return with(chars, false, left - 1, 0x80, 0xBF);
     }
     if esc {
-        return if b"\"\\/bfnrt".contains(&b) { with(chars + 1, false, 0, 0, 0) } else { Step::Reject };
+        return if b"\"\\/bfnrt".contains(&b) {
+            with(chars + 1, false, 0, 0, 0)
+        } else {
+            Step::Reject
+        };
     }
     if b == b'"' {
-        return if chars >= min { Step::Done } else { Step::Reject };
+        return if chars >= min {
+            Step::Done
+        } else {
+            Step::Reject
+        };
     }
     if max.is_some_and(|m| chars >= m) {
         return Step::Reject;
@@ -375,7 +463,11 @@ fn int_reachable(lo: i128, hi: i128, neg: bool, p: u64, k: u8, j: u8) -> bool {
         return false;
     }
     let (min_mag, max_mag): (i128, i128) = if k == 0 {
-        let low = if j == 1 { if neg { 1 } else { 0 } } else { 10i128.pow(u32::from(j) - 1) };
+        let low = if j == 1 {
+            if neg { 1 } else { 0 }
+        } else {
+            10i128.pow(u32::from(j) - 1)
+        };
         (low, 10i128.pow(u32::from(j)) - 1)
     } else if p == 0 {
         if j > 0 {
@@ -386,7 +478,11 @@ fn int_reachable(lo: i128, hi: i128, neg: bool, p: u64, k: u8, j: u8) -> bool {
         let scale = 10i128.pow(u32::from(j));
         (i128::from(p) * scale, i128::from(p) * scale + scale - 1)
     };
-    let (a, z) = if neg { (-max_mag, -min_mag) } else { (min_mag, max_mag) };
+    let (a, z) = if neg {
+        (-max_mag, -min_mag)
+    } else {
+        (min_mag, max_mag)
+    };
     a <= hi && z >= lo
 }
 
@@ -412,10 +508,19 @@ fn int_remaining(lo: i128, hi: i128, neg: bool, p: u64, k: u8) -> usize {
 }
 
 fn step_int(g: &Grammar, node: NodeId, neg: bool, digits: u8, mag: u64, b: u8) -> Step {
-    let Node::Int { lo, hi } = g.nodes[node as usize] else { return Step::Reject };
+    let Node::Int { lo, hi } = g.nodes[node as usize] else {
+        return Step::Reject;
+    };
     let lo = lo.max(-MAX_INT);
     let hi = hi.min(MAX_INT);
-    let next = |neg, digits, mag| Step::Consumed(Frame::Int { node, neg, digits, mag });
+    let next = |neg, digits, mag| {
+        Step::Consumed(Frame::Int {
+            node,
+            neg,
+            digits,
+            mag,
+        })
+    };
     if b == b'-' && digits == 0 && !neg {
         let ok = (1..=MAX_DIGITS).any(|j| int_reachable(lo, hi, true, 0, 0, j));
         return if ok { next(true, 0, 0) } else { Step::Reject };
@@ -434,7 +539,11 @@ fn step_int(g: &Grammar, node: NodeId, neg: bool, digits: u8, mag: u64, b: u8) -
         return if ok { next(neg, k, p) } else { Step::Reject };
     }
     if digits > 0 {
-        let v = if neg { -i128::from(mag) } else { i128::from(mag) };
+        let v = if neg {
+            -i128::from(mag)
+        } else {
+            i128::from(mag)
+        };
         if (lo..=hi).contains(&v) {
             return Step::Complete;
         }
@@ -487,10 +596,20 @@ fn step_obj(g: &Grammar, node: NodeId, phase: ObjPhase, b: u8) -> Step {
             .filter(|&k| props[k as usize].key.first() == Some(&b))
             .map(|k| obj(ObjPhase::Key { prop: k, pos: 1 }))
             .collect();
-        if forks.is_empty() { Step::Reject } else { Step::Fork(forks) }
+        if forks.is_empty() {
+            Step::Reject
+        } else {
+            Step::Fork(forks)
+        }
     };
     match phase {
-        ObjPhase::Open => if b == b'{' { Step::Consumed(obj(ObjPhase::AfterOpen)) } else { Step::Reject },
+        ObjPhase::Open => {
+            if b == b'{' {
+                Step::Consumed(obj(ObjPhase::AfterOpen))
+            } else {
+                Step::Reject
+            }
+        }
         ObjPhase::AfterOpen => match b {
             b'}' if free.is_some() || !props.iter().any(|p| p.required) => Step::Done,
             b'"' if free.is_some() || !props.is_empty() => keys(0),
@@ -499,12 +618,16 @@ fn step_obj(g: &Grammar, node: NodeId, phase: ObjPhase, b: u8) -> Step {
         ObjPhase::Key { prop, pos } => {
             let key = &props[prop as usize].key;
             match key.get(pos as usize) {
-                Some(&x) if x == b && pos as usize + 1 == key.len() => Step::Consumed(obj(ObjPhase::Colon { prop, pos: 0 })),
+                Some(&x) if x == b && pos as usize + 1 == key.len() => {
+                    Step::Consumed(obj(ObjPhase::Colon { prop, pos: 0 }))
+                }
                 Some(&x) if x == b => Step::Consumed(obj(ObjPhase::Key { prop, pos: pos + 1 })),
                 _ => Step::Reject,
             }
         }
-        ObjPhase::Colon { prop, pos: 0 } if b == b':' => Step::Consumed(obj(ObjPhase::Colon { prop, pos: 1 })),
+        ObjPhase::Colon { prop, pos: 0 } if b == b':' => {
+            Step::Consumed(obj(ObjPhase::Colon { prop, pos: 1 }))
+        }
         ObjPhase::Colon { prop, pos: 1 } if b == b' ' => {
             let value = match (prop, free) {
                 (FREE, Some((_, v))) => v,
@@ -516,7 +639,10 @@ fn step_obj(g: &Grammar, node: NodeId, phase: ObjPhase, b: u8) -> Step {
             let (more, must) = if prop == FREE {
                 (true, false)
             } else {
-                ((prop as usize + 1) < props.len(), required_after(props, prop))
+                (
+                    (prop as usize + 1) < props.len(),
+                    required_after(props, prop),
+                )
             };
             match b {
                 b',' if more => Step::Consumed(obj(ObjPhase::Comma { after: prop })),
@@ -534,11 +660,19 @@ fn step_obj(g: &Grammar, node: NodeId, phase: ObjPhase, b: u8) -> Step {
 }
 
 fn step_arr(g: &Grammar, node: NodeId, count: u32, phase: ArrPhase, b: u8) -> Step {
-    let Node::Arr { items, min, max } = g.nodes[node as usize] else { return Step::Reject };
+    let Node::Arr { items, min, max } = g.nodes[node as usize] else {
+        return Step::Reject;
+    };
     let arr = |count, phase| Frame::Arr { node, count, phase };
     let room = max.is_none_or(|m| count < m);
     match phase {
-        ArrPhase::Open => if b == b'[' { Step::Consumed(arr(0, ArrPhase::AfterOpen)) } else { Step::Reject },
+        ArrPhase::Open => {
+            if b == b'[' {
+                Step::Consumed(arr(0, ArrPhase::AfterOpen))
+            } else {
+                Step::Reject
+            }
+        }
         ArrPhase::AfterOpen if b == b']' && min == 0 => Step::Done,
         ArrPhase::AfterOpen if room => Step::Push(arr(count, ArrPhase::Value), items),
         ArrPhase::AfterValue if b == b',' && room => Step::Consumed(arr(count, ArrPhase::Comma)),
@@ -554,7 +688,9 @@ fn required_cost(g: &Grammar, props: &[Prop], from: usize, first: bool) -> usize
     let mut n = 0;
     let mut cost = 0usize;
     for p in props.iter().skip(from).filter(|p| p.required) {
-        cost = cost.saturating_add(2 + p.key.len() + 2).saturating_add(g.min_len[p.value as usize]);
+        cost = cost
+            .saturating_add(2 + p.key.len() + 2)
+            .saturating_add(g.min_len[p.value as usize]);
         n += 1;
     }
     if first && n > 0 { cost - 2 } else { cost }
@@ -562,7 +698,10 @@ fn required_cost(g: &Grammar, props: &[Prop], from: usize, first: bool) -> usize
 
 /// Fewest bytes that finish one thread.
 fn stack_remaining(g: &Grammar, stack: &Stack) -> usize {
-    stack.iter().map(|&f| frame_remaining(g, f)).fold(0usize, usize::saturating_add)
+    stack
+        .iter()
+        .map(|&f| frame_remaining(g, f))
+        .fold(0usize, usize::saturating_add)
 }
 
 fn frame_remaining(g: &Grammar, f: Frame) -> usize {
@@ -573,11 +712,24 @@ fn frame_remaining(g: &Grammar, f: Frame) -> usize {
             _ => 0,
         },
         Frame::Seq { node, next } => match &g.nodes[node as usize] {
-            Node::Seq(c) => c.iter().skip(next as usize + 1).map(|&c| g.min_len[c as usize]).sum(),
+            Node::Seq(c) => c
+                .iter()
+                .skip(next as usize + 1)
+                .map(|&c| g.min_len[c as usize])
+                .sum(),
             _ => 0,
         },
-        Frame::Str { node, open, chars, esc, left, .. } => {
-            let Node::Str { min, .. } = g.nodes[node as usize] else { return 0 };
+        Frame::Str {
+            node,
+            open,
+            chars,
+            esc,
+            left,
+            ..
+        } => {
+            let Node::Str { min, .. } = g.nodes[node as usize] else {
+                return 0;
+            };
             if !open {
                 return 2 + min as usize;
             }
@@ -585,14 +737,24 @@ fn frame_remaining(g: &Grammar, f: Frame) -> usize {
             let counted = chars + u32::from(esc || left > 0);
             pending + min.saturating_sub(counted) as usize + 1
         }
-        Frame::Int { node, neg, digits, mag } => match g.nodes[node as usize] {
+        Frame::Int {
+            node,
+            neg,
+            digits,
+            mag,
+        } => match g.nodes[node as usize] {
             Node::Int { lo, hi } => int_remaining(lo, hi, neg, mag, digits),
             _ => 0,
         },
-        Frame::Num(p) => usize::from(matches!(p, NumPhase::Start | NumPhase::Minus | NumPhase::Dot)),
+        Frame::Num(p) => usize::from(matches!(
+            p,
+            NumPhase::Start | NumPhase::Minus | NumPhase::Dot
+        )),
         Frame::Obj { node, phase } => obj_remaining(g, node, phase),
         Frame::Arr { node, count, phase } => {
-            let Node::Arr { items, min, .. } = g.nodes[node as usize] else { return 0 };
+            let Node::Arr { items, min, .. } = g.nodes[node as usize] else {
+                return 0;
+            };
             let item = g.min_len[items as usize];
             let more = |done: u32| (min.saturating_sub(done) as usize).saturating_mul(2 + item);
             match phase {
@@ -614,7 +776,13 @@ fn obj_remaining(g: &Grammar, node: NodeId, phase: ObjPhase) -> usize {
         (FREE, None) => 0,
         _ => g.min_len[props[prop as usize].value as usize],
     };
-    let after = |prop: u32| if prop == FREE { 0 } else { required_cost(g, props, prop as usize + 1, false) };
+    let after = |prop: u32| {
+        if prop == FREE {
+            0
+        } else {
+            required_cost(g, props, prop as usize + 1, false)
+        }
+    };
     let next_key = |from: u32| -> usize {
         if let Some((_, v)) = free {
             return 2 + 2 + g.min_len[v as usize];
@@ -631,10 +799,14 @@ fn obj_remaining(g: &Grammar, node: NodeId, phase: ObjPhase) -> usize {
         ObjPhase::Open => g.min_len[node as usize],
         ObjPhase::AfterOpen => required_cost(g, props, 0, true) + 1,
         ObjPhase::Key { prop, pos } => {
-            (props[prop as usize].key.len() - pos as usize + 2 + value_len(prop)).saturating_add(after(prop)) + 1
+            (props[prop as usize].key.len() - pos as usize + 2 + value_len(prop))
+                .saturating_add(after(prop))
+                + 1
         }
         ObjPhase::FreeKey => 2 + value_len(FREE) + 1,
-        ObjPhase::Colon { prop, pos } => (2 - pos as usize + value_len(prop)).saturating_add(after(prop)) + 1,
+        ObjPhase::Colon { prop, pos } => {
+            (2 - pos as usize + value_len(prop)).saturating_add(after(prop)) + 1
+        }
         ObjPhase::Value { prop } | ObjPhase::AfterValue { prop } => after(prop) + 1,
         ObjPhase::Comma { after: a } => {
             let from = if a == FREE { 0 } else { a + 1 };

@@ -49,13 +49,25 @@ impl ToolSetup {
     /// named function every schema involved must compile (else
     /// `InvalidRequest` naming `tools[i].function.parameters`); with `auto`
     /// a schema that does not compile constrains only to a JSON object.
-    pub fn new(tools: &[ToolSpec], choice: ToolChoice, parallel: bool, vocab: &ToolVocab) -> Result<Self, EngineError> {
+    pub fn new(
+        tools: &[ToolSpec],
+        choice: ToolChoice,
+        parallel: bool,
+        vocab: &ToolVocab,
+    ) -> Result<Self, EngineError> {
         let forced = matches!(choice, ToolChoice::Required | ToolChoice::Function(_));
         let picked: Vec<(usize, &ToolSpec)> = match &choice {
             ToolChoice::Function(name) => {
-                let hit = tools.iter().enumerate().find(|(_, t)| &t.name == name).ok_or_else(|| {
-                    EngineError::invalid("tool_choice", format!("no tool named `{name}` was given"))
-                })?;
+                let hit = tools
+                    .iter()
+                    .enumerate()
+                    .find(|(_, t)| &t.name == name)
+                    .ok_or_else(|| {
+                        EngineError::invalid(
+                            "tool_choice",
+                            format!("no tool named `{name}` was given"),
+                        )
+                    })?;
                 vec![hit]
             }
             _ => tools.iter().enumerate().collect(),
@@ -92,7 +104,10 @@ impl ToolSetup {
 }
 
 /// The grammar of one call of any of `tools`. Errors carry the tool's index.
-fn compile(tools: &[(usize, &ToolSpec)], forced: bool) -> Result<Grammar, (usize, grammar::SchemaError)> {
+fn compile(
+    tools: &[(usize, &ToolSpec)],
+    forced: bool,
+) -> Result<Grammar, (usize, grammar::SchemaError)> {
     let mut b = Builder::default();
     let at = |i: usize| move |e| (i, e);
     let mut branches = Vec::with_capacity(tools.len());
@@ -103,9 +118,17 @@ fn compile(tools: &[(usize, &ToolSpec)], forced: bool) -> Result<Grammar, (usize
             Err(_) => free_object(&mut b).map_err(at(i))?,
         };
         let name = serde_json::to_string(&t.name).map_err(|e| {
-            (i, grammar::SchemaError { at: String::new(), reason: e.to_string() })
+            (
+                i,
+                grammar::SchemaError {
+                    at: String::new(),
+                    reason: e.to_string(),
+                },
+            )
         })?;
-        let name = b.lit(format!("{name}, \"arguments\": ").as_bytes()).map_err(at(i))?;
+        let name = b
+            .lit(format!("{name}, \"arguments\": ").as_bytes())
+            .map_err(at(i))?;
         branches.push(b.add(Node::Seq(vec![name, args])).map_err(at(i))?);
     }
     let first = tools.first().map_or(0, |t| t.0);
@@ -113,16 +136,23 @@ fn compile(tools: &[(usize, &ToolSpec)], forced: bool) -> Result<Grammar, (usize
         [one] => *one,
         _ => b.add(Node::Alt(branches)).map_err(at(first))?,
     };
-    let open = b.lit(format!("{CALL_OPEN}\n{{\"name\": ").as_bytes()).map_err(at(first))?;
+    let open = b
+        .lit(format!("{CALL_OPEN}\n{{\"name\": ").as_bytes())
+        .map_err(at(first))?;
     let close = b.lit(b"}\n</tool_call>").map_err(at(first))?;
-    let root = b.add(Node::Seq(vec![open, choice, close])).map_err(at(first))?;
+    let root = b
+        .add(Node::Seq(vec![open, choice, close]))
+        .map_err(at(first))?;
     b.finish(root).map_err(at(first))
 }
 
 fn free_object(b: &mut Builder) -> Result<NodeId, grammar::SchemaError> {
     let value = b.any()?;
     let key = b.add(Node::Str { min: 0, max: None })?;
-    b.add(Node::Obj { props: Vec::new(), free: Some((key, value)) })
+    b.add(Node::Obj {
+        props: Vec::new(),
+        free: Some((key, value)),
+    })
 }
 
 /// What accepting a token did.
@@ -169,8 +199,15 @@ impl Constraint {
     /// Sets every logit the grammar does not allow to `-inf`. `remaining`
     /// counts the tokens that may still be generated, this one included.
     /// `Err` when nothing is allowed (an engine bug, never the model's).
-    pub fn mask(&mut self, vocab: &ToolVocab, logits: &mut [f32], remaining: usize) -> Result<(), EngineError> {
-        let Some(state) = &self.state else { return Ok(()) };
+    pub fn mask(
+        &mut self,
+        vocab: &ToolVocab,
+        logits: &mut [f32],
+        remaining: usize,
+    ) -> Result<(), EngineError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
         self.allowed.clear();
         self.allowed.resize(logits.len(), false);
         let budget = remaining.saturating_sub(1);

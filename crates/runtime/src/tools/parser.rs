@@ -147,11 +147,18 @@ impl CallParser {
             State::Header => push_text(&mut out, format!("{OPEN}{rest}")),
             State::Args(_) => {
                 if !rest.is_empty() {
-                    out.push(Piece::CallArgs { index: self.calls - 1, text: rest });
+                    out.push(Piece::CallArgs {
+                        index: self.calls - 1,
+                        text: rest,
+                    });
                 }
-                out.push(Piece::CallEnd { index: self.calls - 1 });
+                out.push(Piece::CallEnd {
+                    index: self.calls - 1,
+                });
             }
-            State::Trailer => out.push(Piece::CallEnd { index: self.calls - 1 }),
+            State::Trailer => out.push(Piece::CallEnd {
+                index: self.calls - 1,
+            }),
         }
         out
     }
@@ -164,7 +171,11 @@ impl CallParser {
                     let before: String = self.buf.drain(..at + OPEN.len()).collect();
                     push_text(out, before[..at].to_owned());
                     let constrained = self.constrained.pop_front().unwrap_or(false);
-                    self.state = if constrained { State::Header } else { State::Raw };
+                    self.state = if constrained {
+                        State::Header
+                    } else {
+                        State::Raw
+                    };
                     return true;
                 }
                 let keep = partial_suffix(&self.buf, OPEN);
@@ -181,7 +192,10 @@ impl CallParser {
                 }
                 Header::Match { name, consumed } => {
                     self.buf.drain(..consumed);
-                    out.push(Piece::CallStart { index: self.calls, name });
+                    out.push(Piece::CallStart {
+                        index: self.calls,
+                        name,
+                    });
                     self.calls += 1;
                     self.state = State::Args(JsonTracker::default());
                     true
@@ -216,7 +230,9 @@ impl CallParser {
             State::Trailer => match self.buf.find(CLOSE) {
                 Some(at) => {
                     self.buf.drain(..at + CLOSE.len());
-                    out.push(Piece::CallEnd { index: self.calls - 1 });
+                    out.push(Piece::CallEnd {
+                        index: self.calls - 1,
+                    });
                     self.state = State::Text;
                     true
                 }
@@ -347,7 +363,9 @@ fn whole_call(body: &str) -> Option<(String, String)> {
     let name = v.get("name")?.as_str()?.to_owned();
     let args = match v.get("arguments") {
         Some(Value::Object(o)) => serde_json::to_string(o).ok()?,
-        Some(Value::String(s)) if serde_json::from_str::<Value>(s).is_ok_and(|a| a.is_object()) => s.clone(),
+        Some(Value::String(s)) if serde_json::from_str::<Value>(s).is_ok_and(|a| a.is_object()) => {
+            s.clone()
+        }
         None => "{}".to_owned(),
         _ => return None,
     };
@@ -381,15 +399,39 @@ mod tests {
         let pieces: Vec<String> = chars.chunks(3).map(|c| c.iter().collect()).collect();
         let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
         let out = run(&mut p, &refs);
-        let content: String = out.iter().filter_map(|p| if let Piece::Text(t) = p { Some(t.as_str()) } else { None }).collect();
+        let content: String = out
+            .iter()
+            .filter_map(|p| {
+                if let Piece::Text(t) = p {
+                    Some(t.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(content, "Let me check. ");
-        assert!(out.contains(&Piece::CallStart { index: 0, name: "get_weather".into() }));
+        assert!(out.contains(&Piece::CallStart {
+            index: 0,
+            name: "get_weather".into()
+        }));
         let args: String = out
             .iter()
-            .filter_map(|p| if let Piece::CallArgs { text, .. } = p { Some(text.as_str()) } else { None })
+            .filter_map(|p| {
+                if let Piece::CallArgs { text, .. } = p {
+                    Some(text.as_str())
+                } else {
+                    None
+                }
+            })
             .collect();
         assert_eq!(args, "{\"city\": \"Pa}ris\"}");
-        assert!(out.iter().filter(|p| matches!(p, Piece::CallArgs { .. })).count() > 3, "streamed: {out:?}");
+        assert!(
+            out.iter()
+                .filter(|p| matches!(p, Piece::CallArgs { .. }))
+                .count()
+                > 3,
+            "streamed: {out:?}"
+        );
         assert_eq!(out.last(), Some(&Piece::CallEnd { index: 0 }));
         assert_eq!(p.calls(), 1);
     }
@@ -399,13 +441,23 @@ mod tests {
         let mut p = CallParser::new();
         let out = run(
             &mut p,
-            &["<tool_", "call>{\"arguments\": {\"a\": 1}, \"name\": \"f\"}</tool_call>", " then <tool_call>{oops}</tool_call>"],
+            &[
+                "<tool_",
+                "call>{\"arguments\": {\"a\": 1}, \"name\": \"f\"}</tool_call>",
+                " then <tool_call>{oops}</tool_call>",
+            ],
         );
         assert_eq!(
             out,
             vec![
-                Piece::CallStart { index: 0, name: "f".into() },
-                Piece::CallArgs { index: 0, text: "{\"a\":1}".into() },
+                Piece::CallStart {
+                    index: 0,
+                    name: "f".into()
+                },
+                Piece::CallArgs {
+                    index: 0,
+                    text: "{\"a\":1}".into()
+                },
                 Piece::CallEnd { index: 0 },
                 text(" then <tool_call>{oops}</tool_call>"),
             ]
@@ -414,7 +466,16 @@ mod tests {
         let mut p = CallParser::new();
         let out = run(&mut p, &["a <tool_call>{\"name\": \"f\""]);
         assert!(out.iter().all(|p| matches!(p, Piece::Text(_))));
-        let all: String = out.iter().filter_map(|p| if let Piece::Text(t) = p { Some(t.as_str()) } else { None }).collect();
+        let all: String = out
+            .iter()
+            .filter_map(|p| {
+                if let Piece::Text(t) = p {
+                    Some(t.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(all, "a <tool_call>{\"name\": \"f\"");
     }
 

@@ -73,9 +73,21 @@ impl Noise {
 
 /// Generates under the constraint with random logits until the call
 /// closes; returns the generated ids.
-fn generate(vocab: &ToolVocab, setup: &ToolSetup, seed: u64, budget: usize, vocab_size: usize) -> Vec<u32> {
+fn generate(
+    vocab: &ToolVocab,
+    setup: &ToolSetup,
+    seed: u64,
+    budget: usize,
+    vocab_size: usize,
+) -> Vec<u32> {
     let mut c = Constraint::new(setup.clone());
-    let mut sampler = Sampler::new(SamplingConfig { seed, ..Default::default() }, &[]);
+    let mut sampler = Sampler::new(
+        SamplingConfig {
+            seed,
+            ..Default::default()
+        },
+        &[],
+    );
     let mut noise = Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut out = Vec::new();
     while out.len() < budget {
@@ -110,7 +122,10 @@ fn check_many(tools: &[ToolSpec], choice: ToolChoice, seeds: u64, extra_budget: 
     for seed in 0..seeds {
         let ids = generate(&vocab, &setup, seed, budget, tok.vocab_size());
         let (name, args, text) = parse_call(&tok, &ids);
-        let spec = tools.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("unknown tool {name}"));
+        let spec = tools
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("unknown tool {name}"));
         if let ToolChoice::Function(f) = &choice {
             assert_eq!(&name, f);
         }
@@ -129,10 +144,23 @@ fn check_many(tools: &[ToolSpec], choice: ToolChoice, seeds: u64, extra_budget: 
         pieces.extend(p.finish());
         let streamed: String = pieces
             .iter()
-            .filter_map(|p| if let Piece::CallArgs { text, .. } = p { Some(text.as_str()) } else { None })
+            .filter_map(|p| {
+                if let Piece::CallArgs { text, .. } = p {
+                    Some(text.as_str())
+                } else {
+                    None
+                }
+            })
             .collect();
-        assert_eq!(serde_json::from_str::<Value>(&streamed).unwrap(), args, "seed {seed}");
-        assert!(pieces.contains(&Piece::CallStart { index: 0, name: name.clone() }));
+        assert_eq!(
+            serde_json::from_str::<Value>(&streamed).unwrap(),
+            args,
+            "seed {seed}"
+        );
+        assert!(pieces.contains(&Piece::CallStart {
+            index: 0,
+            name: name.clone()
+        }));
     }
 }
 
@@ -143,7 +171,12 @@ fn forced_calls_always_parse_and_satisfy_the_schema() {
 
 #[test]
 fn a_named_function_is_the_one_called() {
-    check_many(&[weather(), booking()], ToolChoice::Function("book".into()), 30, 200);
+    check_many(
+        &[weather(), booking()],
+        ToolChoice::Function("book".into()),
+        30,
+        200,
+    );
 }
 
 #[test]
@@ -156,15 +189,30 @@ fn tight_budgets_still_close_the_call() {
 #[test]
 fn schemas_that_cannot_be_guaranteed_are_refused_by_name() {
     let vocab = ToolVocab::new(&tokenizer());
-    let bad = tool("f", json!({"type": "object", "properties": {"s": {"type": "string", "pattern": "^a$"}}}));
-    let err = ToolSetup::new(&[weather(), bad.clone()], ToolChoice::Required, false, &vocab).unwrap_err();
+    let bad = tool(
+        "f",
+        json!({"type": "object", "properties": {"s": {"type": "string", "pattern": "^a$"}}}),
+    );
+    let err = ToolSetup::new(
+        &[weather(), bad.clone()],
+        ToolChoice::Required,
+        false,
+        &vocab,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, EngineError::InvalidRequest { param, message } if param == "tools[1].function.parameters" && message.contains("pattern")),
         "{err}"
     );
     // With `auto` the same tool is accepted (its arguments are only kept an object).
     assert!(ToolSetup::new(&[weather(), bad], ToolChoice::Auto, false, &vocab).is_ok());
-    let err = ToolSetup::new(&[weather()], ToolChoice::Function("nope".into()), false, &vocab).unwrap_err();
+    let err = ToolSetup::new(
+        &[weather()],
+        ToolChoice::Function("nope".into()),
+        false,
+        &vocab,
+    )
+    .unwrap_err();
     assert!(matches!(&err, EngineError::InvalidRequest { param, .. } if param == "tool_choice"));
 }
 
@@ -172,7 +220,9 @@ fn schemas_that_cannot_be_guaranteed_are_refused_by_name() {
 fn auto_holds_a_call_once_the_model_opens_it() {
     let tok = tokenizer();
     let vocab = ToolVocab::new(&tok);
-    let call = vocab.call_token().expect("the fixture has <tool_call> as one token");
+    let call = vocab
+        .call_token()
+        .expect("the fixture has <tool_call> as one token");
     let setup = ToolSetup::new(&[weather()], ToolChoice::Auto, true, &vocab).unwrap();
     let mut c = Constraint::new(setup);
     assert!(!c.is_active());
@@ -180,9 +230,18 @@ fn auto_holds_a_call_once_the_model_opens_it() {
     for &t in &hello {
         assert_eq!(c.accept(&vocab, t, 100), Accepted::Token);
     }
-    assert_eq!(c.accept(&vocab, call, 100), Accepted::CallOpened { constrained: true });
+    assert_eq!(
+        c.accept(&vocab, call, 100),
+        Accepted::CallOpened { constrained: true }
+    );
     assert!(c.is_active());
-    let mut sampler = Sampler::new(SamplingConfig { seed: 5, ..Default::default() }, &[]);
+    let mut sampler = Sampler::new(
+        SamplingConfig {
+            seed: 5,
+            ..Default::default()
+        },
+        &[],
+    );
     let mut noise = Noise(77);
     let mut ids = vec![call];
     loop {
@@ -200,5 +259,8 @@ fn auto_holds_a_call_once_the_model_opens_it() {
     assert!(args["city"].is_string());
     assert!(!c.is_active(), "free text again after the call");
     // Too little room left: the call is not held (and the parser checks it).
-    assert_eq!(c.accept(&vocab, call, 3), Accepted::CallOpened { constrained: false });
+    assert_eq!(
+        c.accept(&vocab, call, 3),
+        Accepted::CallOpened { constrained: false }
+    );
 }

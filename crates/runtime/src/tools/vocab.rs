@@ -47,13 +47,17 @@ pub struct ToolVocab {
 /// stands for.
 fn byte_of(c: char) -> Option<u8> {
     let u = c as u32;
-    let direct = |u: u32| (33..=126).contains(&u) || (161..=172).contains(&u) || (174..=255).contains(&u);
+    let direct =
+        |u: u32| (33..=126).contains(&u) || (161..=172).contains(&u) || (174..=255).contains(&u);
     if u < 256 {
         return direct(u).then_some(u as u8);
     }
     // Bytes outside `direct` are numbered 256, 257, … in byte order.
     let k = u - 256;
-    (0u32..256).filter(|&b| !direct(b)).nth(k as usize).map(|b| b as u8)
+    (0u32..256)
+        .filter(|&b| !direct(b))
+        .nth(k as usize)
+        .map(|b| b as u8)
 }
 
 impl ToolVocab {
@@ -67,7 +71,8 @@ impl ToolVocab {
                 }
                 let s = tokenizer.id_to_token(id)?;
                 let mapped: Option<Vec<u8>> = s.chars().map(byte_of).collect();
-                Some(mapped.unwrap_or_else(|| s.into_bytes()).into_boxed_slice()).filter(|b| !b.is_empty())
+                Some(mapped.unwrap_or_else(|| s.into_bytes()).into_boxed_slice())
+                    .filter(|b| !b.is_empty())
             })
             .collect();
         let call_token = tokenizer
@@ -105,7 +110,13 @@ impl ToolVocab {
     /// token whose bytes the grammar accepts from `state` and after which
     /// the document can still be finished in `budget` more bytes. Returns
     /// how many were marked.
-    pub(crate) fn allowed(&self, g: &Grammar, state: &Matcher, budget: usize, allowed: &mut [bool]) -> usize {
+    pub(crate) fn allowed(
+        &self,
+        g: &Grammar,
+        state: &Matcher,
+        budget: usize,
+        allowed: &mut [bool],
+    ) -> usize {
         let mut count = 0;
         if self.trie.nodes.is_empty() {
             return 0;
@@ -121,7 +132,9 @@ impl ToolVocab {
                     continue;
                 }
                 if child.tok_len > 0 && next.min_remaining(g) <= budget {
-                    for &t in &self.trie.tokens[child.tok_start as usize..(child.tok_start + child.tok_len) as usize] {
+                    for &t in &self.trie.tokens
+                        [child.tok_start as usize..(child.tok_start + child.tok_len) as usize]
+                    {
                         if let Some(a) = allowed.get_mut(t as usize) {
                             *a = true;
                             count += 1;
@@ -139,7 +152,9 @@ impl ToolVocab {
 
 impl Trie {
     fn build(bytes: &[Option<Box<[u8]>>]) -> Self {
-        let mut order: Vec<u32> = (0..bytes.len() as u32).filter(|&i| bytes[i as usize].is_some()).collect();
+        let mut order: Vec<u32> = (0..bytes.len() as u32)
+            .filter(|&i| bytes[i as usize].is_some())
+            .collect();
         let key = |i: u32| bytes[i as usize].as_deref().unwrap_or(&[]);
         order.sort_by(|&a, &b| key(a).cmp(key(b)));
         let mut trie = Trie {
@@ -178,7 +193,10 @@ impl Trie {
                 queue.push_back((trie.nodes.len() - 1, i, j, depth + 1));
                 i = j;
             }
-            let (tok_len, child_len) = (trie.tokens.len() as u32 - tok_start, trie.nodes.len() as u32 - child_start);
+            let (tok_len, child_len) = (
+                trie.tokens.len() as u32 - tok_start,
+                trie.nodes.len() as u32 - child_start,
+            );
             let n = &mut trie.nodes[idx];
             n.tok_start = tok_start;
             n.tok_len = tok_len;
@@ -201,7 +219,10 @@ mod tests {
         assert_eq!(byte_of('\u{100}'), Some(0));
         assert_eq!(byte_of('\u{143}'), Some(0xAD)); // the last one
         assert_eq!(byte_of('€'), None);
-        let all: std::collections::BTreeSet<u8> = (0u32..0x200).filter_map(char::from_u32).filter_map(byte_of).collect();
+        let all: std::collections::BTreeSet<u8> = (0u32..0x200)
+            .filter_map(char::from_u32)
+            .filter_map(byte_of)
+            .collect();
         assert_eq!(all.len(), 256);
     }
 

@@ -7,8 +7,8 @@ use burn::tensor::backend::Backend;
 use futures::StreamExt;
 use omnivox_model::testing::{Reference, fixture_dir};
 use omnivox_runtime::api::{
-    AudioInput, ChatTask, ContentPart, Engine, EngineError, Event, FinishReason, GenerateRequest, Message, OutputMode,
-    Role, SamplingParams, Task, ToolChoice, ToolSpec, Usage,
+    AudioInput, ChatTask, ContentPart, Engine, EngineError, Event, FinishReason, GenerateRequest,
+    Message, OutputMode, Role, SamplingParams, Task, ToolChoice, ToolSpec, Usage,
 };
 use omnivox_runtime::audio_store::MemoryAudioStore;
 use omnivox_runtime::engine::{EngineConfig, OmniEngine, start_on};
@@ -18,11 +18,18 @@ use std::time::Duration;
 /// A current-thread tokio runtime with timers (the engine's `submit` needs
 /// one; the backend tests are plain `#[test]`s).
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
 }
 
 /// An engine on a fixture, ready (waits for the weights).
-pub fn engine<B: Backend>(fixture: &str, device: &B::Device, config: EngineConfig) -> Arc<OmniEngine> {
+pub fn engine<B: Backend>(
+    fixture: &str,
+    device: &B::Device,
+    config: EngineConfig,
+) -> Arc<OmniEngine> {
     let store = Arc::new(MemoryAudioStore::default());
     let e = start_on::<B>(&fixture_dir(fixture), device.clone(), config, store).unwrap();
     for _ in 0..2000 {
@@ -38,7 +45,9 @@ pub fn engine<B: Backend>(fixture: &str, device: &B::Device, config: EngineConfi
 /// The two audio clips of the thinker fixture.
 pub fn clips() -> Vec<Vec<f32>> {
     let r = Reference::open("qwen3_omni_thinker").unwrap();
-    (0..2).map(|i| r.f32(&format!("clip.{i}")).unwrap().0).collect()
+    (0..2)
+        .map(|i| r.f32(&format!("clip.{i}")).unwrap().0)
+        .collect()
 }
 
 pub fn user(text: &str) -> Message {
@@ -78,7 +87,11 @@ pub fn chat(messages: Vec<Message>, sampling: SamplingParams) -> GenerateRequest
     }
 }
 
-pub fn with_tools(mut req: GenerateRequest, tools: Vec<ToolSpec>, choice: ToolChoice) -> GenerateRequest {
+pub fn with_tools(
+    mut req: GenerateRequest,
+    tools: Vec<ToolSpec>,
+    choice: ToolChoice,
+) -> GenerateRequest {
     if let Task::Chat(c) = &mut req.task {
         c.tools = tools;
         c.tool_choice = choice;
@@ -113,7 +126,10 @@ pub struct Reply {
 pub async fn collect(mut events: omnivox_runtime::api::EventStream) -> Reply {
     let mut r = Reply::default();
     while let Some(e) = events.next().await {
-        assert!(r.finish.is_none() && r.error.is_none(), "an event after the end: {e:?}");
+        assert!(
+            r.finish.is_none() && r.error.is_none(),
+            "an event after the end: {e:?}"
+        );
         r.events += 1;
         match e {
             Event::TextDelta(t) => {
@@ -124,7 +140,10 @@ pub async fn collect(mut events: omnivox_runtime::api::EventStream) -> Reply {
             Event::ToolCallDelta(d) => {
                 let i = d.index as usize;
                 if i == r.calls.len() {
-                    assert!(d.id.as_deref().is_some_and(|id| id.starts_with("call_")), "{d:?}");
+                    assert!(
+                        d.id.as_deref().is_some_and(|id| id.starts_with("call_")),
+                        "{d:?}"
+                    );
                     r.calls.push((d.name.clone().unwrap(), String::new()));
                 } else {
                     assert!(d.id.is_none() && d.name.is_none());
@@ -143,7 +162,10 @@ pub async fn collect(mut events: omnivox_runtime::api::EventStream) -> Reply {
             other => panic!("unexpected event {other:?}"),
         }
     }
-    assert!(r.finish.is_some() || r.error.is_some(), "the stream ended without finishing");
+    assert!(
+        r.finish.is_some() || r.error.is_some(),
+        "the stream ended without finishing"
+    );
     r
 }
 

@@ -47,7 +47,11 @@ impl<B: Backend> CodePredictor<B> {
     /// Loads from `vb` (a `talker.code_predictor` view). Its width must equal
     /// the talker's (`talker_hidden`): the talker's hidden state is its first
     /// input row.
-    pub fn load(vb: &VarBuilder<'_, B>, cfg: &CodePredictorConfig, talker_hidden: usize) -> Result<Self> {
+    pub fn load(
+        vb: &VarBuilder<'_, B>,
+        cfg: &CodePredictorConfig,
+        talker_hidden: usize,
+    ) -> Result<Self> {
         let d = &cfg.decoder;
         if d.hidden_size != talker_hidden {
             return Err(Error::InvalidConfig {
@@ -72,7 +76,9 @@ impl<B: Backend> CodePredictor<B> {
                 .collect(),
             norm: RmsNorm::load(&m.pp("norm"), d.hidden_size, d.rms_norm_eps),
             codec_embedding: (0..residual)
-                .map(|g| Embedding::load(&m.pp("codec_embedding").pp(g), d.vocab_size, d.hidden_size))
+                .map(|g| {
+                    Embedding::load(&m.pp("codec_embedding").pp(g), d.vocab_size, d.hidden_size)
+                })
                 .collect(),
             lm_head: (0..residual)
                 .map(|g| Linear::load(&vb.pp("lm_head").pp(g), d.hidden_size, d.vocab_size, false))
@@ -100,15 +106,24 @@ impl<B: Backend> CodePredictor<B> {
     /// - output: `[codes.len(), hidden]`
     pub fn embed(&self, table: usize, codes: &[u32]) -> Result<Tensor<B, 2>> {
         let emb = self.codec_embedding.get(table).ok_or_else(|| {
-            Error::InvalidInput(format!("no residual code group {} (the model has {})", table + 1, self.codec_embedding.len()))
+            Error::InvalidInput(format!(
+                "no residual code group {} (the model has {})",
+                table + 1,
+                self.codec_embedding.len()
+            ))
         })?;
         let vocab = emb.vocab_size();
         if let Some(bad) = codes.iter().find(|&&c| c as usize >= vocab) {
-            return Err(Error::InvalidInput(format!("code {bad} is outside the codebook of {vocab}")));
+            return Err(Error::InvalidInput(format!(
+                "code {bad} is outside the codebook of {vocab}"
+            )));
         }
         let data: Vec<i64> = codes.iter().map(|&c| i64::from(c)).collect();
         let device = self.norm.weight.device();
-        Ok(emb.forward(Tensor::<B, 1, Int>::from_data(TensorData::new(data, [codes.len()]), &device)))
+        Ok(emb.forward(Tensor::<B, 1, Int>::from_data(
+            TensorData::new(data, [codes.len()]),
+            &device,
+        )))
     }
 
     /// The decoder over a batch of sequences laid out back to back.
@@ -127,9 +142,12 @@ impl<B: Backend> CodePredictor<B> {
             )));
         }
         let positions: Vec<&Positions> = seqs.iter().map(|s| &s.positions).collect();
-        let (heads, kv_heads) = (self.layers.first())
-            .map_or((1, 1), |l| (l.self_attn.num_heads, l.self_attn.num_kv_heads));
-        let rope = self.rotary.tables::<B>(&positions, heads, kv_heads, &device);
+        let (heads, kv_heads) = (self.layers.first()).map_or((1, 1), |l| {
+            (l.self_attn.num_heads, l.self_attn.num_kv_heads)
+        });
+        let rope = self
+            .rotary
+            .tables::<B>(&positions, heads, kv_heads, &device);
         let mut x = x;
         for layer in &self.layers {
             x = layer.forward(x, &rope, seqs)?;
@@ -160,7 +178,10 @@ impl<B: Backend> CodePredictor<B> {
         let [n, hidden] = talker_hidden.dims();
         if code0_embeds.dims() != [n, hidden] {
             let d = code0_embeds.dims();
-            return Err(Error::InvalidInput(format!("code 0 embeddings {d:?} do not match the hidden states [{n}, {hidden}]")).into());
+            return Err(Error::InvalidInput(format!(
+                "code 0 embeddings {d:?} do not match the hidden states [{n}, {hidden}]"
+            ))
+            .into());
         }
         let mut codes: Vec<Vec<u32>> = vec![Vec::with_capacity(self.lm_head.len()); n];
         if n == 0 {
@@ -168,12 +189,18 @@ impl<B: Backend> CodePredictor<B> {
         }
         let mut caches: Vec<ContiguousKvCache<B>> = (0..n).map(|_| self.new_cache()).collect();
         // Prefill rows per frame: [hidden, code 0] at positions 0 and 1.
-        let mut x = Tensor::stack::<3>(vec![talker_hidden, code0_embeds], 1).reshape([2 * n, hidden]);
+        let mut x =
+            Tensor::stack::<3>(vec![talker_hidden, code0_embeds], 1).reshape([2 * n, hidden]);
         let mut rows = 2;
         for (g, head) in self.lm_head.iter().enumerate() {
-            let mut seqs: Vec<BatchSeq<'_, B>> = caches.iter_mut().map(|c| BatchSeq::text(c, rows)).collect();
+            let mut seqs: Vec<BatchSeq<'_, B>> =
+                caches.iter_mut().map(|c| BatchSeq::text(c, rows)).collect();
             let h = self.forward(x.clone(), &mut seqs)?;
-            let last = if rows == 1 { h } else { select_every(h, rows, rows - 1) };
+            let last = if rows == 1 {
+                h
+            } else {
+                select_every(h, rows, rows - 1)
+            };
             let logits = head.forward(last); // [n, vocab]
             let vocab = logits.dims()[1];
             let mut host = logits

@@ -85,20 +85,38 @@ impl<B: Backend> Qwen3OmniTalker<B> {
             .map(|i| talker_layer(&m.pp("layers").pp(i), text, i))
             .collect::<Result<Vec<_>>>()?;
         let model = QwenModel {
-            embed_tokens: Embedding::load(&m.pp("codec_embedding"), text.vocab_size, text.hidden_size),
+            embed_tokens: Embedding::load(
+                &m.pp("codec_embedding"),
+                text.vocab_size,
+                text.hidden_size,
+            ),
             layers,
             norm: RmsNorm::load(&m.pp("norm"), text.hidden_size, text.rms_norm_eps),
             rotary: Rotary::new(&text.rope, text.head_dim),
         };
         let resize = |name: &str| {
-            ResizeMlp::load(&vb.pp(name), cfg.thinker_hidden_size, text.intermediate_size, text.hidden_size)
+            ResizeMlp::load(
+                &vb.pp(name),
+                cfg.thinker_hidden_size,
+                text.intermediate_size,
+                text.hidden_size,
+            )
         };
         Ok(Self {
             model,
-            codec_head: Linear::load(&vb.pp("codec_head"), text.hidden_size, text.vocab_size, false),
+            codec_head: Linear::load(
+                &vb.pp("codec_head"),
+                text.hidden_size,
+                text.vocab_size,
+                false,
+            ),
             text_projection: resize("text_projection"),
             hidden_projection: resize("hidden_projection"),
-            code_predictor: CodePredictor::load(&vb.pp("code_predictor"), &cfg.code_predictor_config, text.hidden_size)?,
+            code_predictor: CodePredictor::load(
+                &vb.pp("code_predictor"),
+                &cfg.code_predictor_config,
+                text.hidden_size,
+            )?,
             config: cfg.clone(),
         })
     }
@@ -142,8 +160,15 @@ impl<B: Backend> Qwen3OmniTalker<B> {
     /// # Shapes
     /// - `embeds`: `[tokens, hidden]`
     /// - output: final-normed hidden states `[tokens, hidden]`
-    pub fn forward(&self, embeds: Tensor<B, 2>, seqs: &mut [BatchSeq<'_, B>]) -> Result<Tensor<B, 2>> {
-        Ok(self.model.forward(DecoderInput::Embeds(embeds), seqs, &[])?.hidden)
+    pub fn forward(
+        &self,
+        embeds: Tensor<B, 2>,
+        seqs: &mut [BatchSeq<'_, B>],
+    ) -> Result<Tensor<B, 2>> {
+        Ok(self
+            .model
+            .forward(DecoderInput::Embeds(embeds), seqs, &[])?
+            .hidden)
     }
 
     /// `codec_head` over final-normed hidden states.
@@ -199,11 +224,17 @@ impl<B: Backend> Qwen3OmniTalker<B> {
 
 /// One talker decoder layer: QK-norm attention and, always, the sparse MoE
 /// with its shared expert.
-fn talker_layer<B: Backend>(vb: &VarBuilder<'_, B>, cfg: &DecoderConfig, layer: usize) -> Result<DecoderLayer<B>> {
-    let moe = cfg
-        .moe
-        .as_ref()
-        .ok_or_else(|| invalid("num_experts", "the talker's text_config has no mixture of experts"))?;
+fn talker_layer<B: Backend>(
+    vb: &VarBuilder<'_, B>,
+    cfg: &DecoderConfig,
+    layer: usize,
+) -> Result<DecoderLayer<B>> {
+    let moe = cfg.moe.as_ref().ok_or_else(|| {
+        invalid(
+            "num_experts",
+            "the talker's text_config has no mixture of experts",
+        )
+    })?;
     let (hidden, eps) = (cfg.hidden_size, cfg.rms_norm_eps);
     Ok(DecoderLayer {
         input_layernorm: RmsNorm::load(&vb.pp("input_layernorm"), hidden, eps),
@@ -217,12 +248,17 @@ fn talker_layer<B: Backend>(vb: &VarBuilder<'_, B>, cfg: &DecoderConfig, layer: 
 /// field that breaks it.
 fn validate(cfg: &TalkerConfig) -> Result<()> {
     let text = &cfg.text_config;
-    let moe = text
-        .moe
-        .as_ref()
-        .ok_or_else(|| invalid("num_experts", "the talker's text_config has no mixture of experts"))?;
+    let moe = text.moe.as_ref().ok_or_else(|| {
+        invalid(
+            "num_experts",
+            "the talker's text_config has no mixture of experts",
+        )
+    })?;
     if moe.num_experts == 0 {
-        return Err(invalid("num_experts", "the talker needs at least one expert"));
+        return Err(invalid(
+            "num_experts",
+            "the talker needs at least one expert",
+        ));
     }
     if moe.shared_expert_intermediate_size.is_none() {
         return Err(invalid(
@@ -251,7 +287,10 @@ fn validate(cfg: &TalkerConfig) -> Result<()> {
     ];
     ids.extend(cfg.speaker_id.values().map(|&id| ("speaker_id", id)));
     if let Some((field, id)) = ids.into_iter().find(|&(_, id)| u64::from(id) >= vocab) {
-        return Err(invalid(field, format!("id {id} is outside the talker vocabulary of {vocab}")));
+        return Err(invalid(
+            field,
+            format!("id {id} is outside the talker vocabulary of {vocab}"),
+        ));
     }
     Ok(())
 }

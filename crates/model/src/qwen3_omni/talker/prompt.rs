@@ -98,7 +98,10 @@ impl TalkerPromptLayout {
             .rev()
             .find(|&i| prompt[i] == ids.im_start && prompt[i + 1] == ids.assistant)
             .ok_or_else(|| {
-                Error::InvalidInput("the prompt has no assistant turn (`<|im_start|>assistant`) for the talker".into())
+                Error::InvalidInput(
+                    "the prompt has no assistant turn (`<|im_start|>assistant`) for the talker"
+                        .into(),
+                )
             })?;
         if n - assistant_start < ASSISTANT_HEAD {
             return Err(Error::InvalidInput(format!(
@@ -176,7 +179,9 @@ impl<B: Backend> Qwen3OmniTalker<B> {
     /// - `thinker_embeds`: `[3, thinker hidden]`
     pub fn text_embeds(&self, thinker_embeds: Tensor<B, 2>) -> Result<TalkerTextEmbeds<B>> {
         if thinker_embeds.dims()[0] != 3 {
-            return Err(Error::InvalidInput("the tts special embeddings must be 3 rows".into()));
+            return Err(Error::InvalidInput(
+                "the tts special embeddings must be 3 rows".into(),
+            ));
         }
         let p = self.project_text(thinker_embeds);
         Ok(TalkerTextEmbeds {
@@ -200,7 +205,10 @@ impl<B: Backend> Qwen3OmniTalker<B> {
         thinker_embeds: Tensor<B, 2>,
         thinker_hidden: Tensor<B, 2>,
     ) -> Result<Tensor<B, 2>> {
-        for (what, t) in [("thinker embeddings", &thinker_embeds), ("thinker hidden states", &thinker_hidden)] {
+        for (what, t) in [
+            ("thinker embeddings", &thinker_embeds),
+            ("thinker hidden states", &thinker_hidden),
+        ] {
             if t.dims()[0] != layout.prompt_len {
                 return Err(Error::InvalidInput(format!(
                     "{what} cover {} tokens; the prompt has {}",
@@ -222,7 +230,11 @@ impl<B: Backend> Qwen3OmniTalker<B> {
             parts.push(self.project_text(rows(thinker_embeds, text_pos.clone(), &device)));
         }
         if !mm_pos.is_empty() {
-            parts.push(self.hidden_projection.forward(rows(thinker_hidden, mm_pos.clone(), &device)));
+            parts.push(self.hidden_projection.forward(rows(
+                thinker_hidden,
+                mm_pos.clone(),
+                &device,
+            )));
         }
         if parts.is_empty() {
             return Ok(Tensor::zeros([0, self.hidden_size()], &device));
@@ -246,15 +258,31 @@ impl<B: Backend> Qwen3OmniTalker<B> {
     /// - `head_embeds`: `[3, thinker hidden]`, the thinker's embeddings of
     ///   [`TalkerPromptLayout::assistant_head`]
     /// - output: `[8, hidden]`
-    pub fn assistant_rows(&self, head_embeds: Tensor<B, 2>, text: &TalkerTextEmbeds<B>, speaker: u32) -> Result<Tensor<B, 2>> {
+    pub fn assistant_rows(
+        &self,
+        head_embeds: Tensor<B, 2>,
+        text: &TalkerTextEmbeds<B>,
+        speaker: u32,
+    ) -> Result<Tensor<B, 2>> {
         if head_embeds.dims()[0] != ASSISTANT_HEAD {
-            return Err(Error::InvalidInput(format!("the assistant head must be {ASSISTANT_HEAD} rows")));
+            return Err(Error::InvalidInput(format!(
+                "the assistant head must be {ASSISTANT_HEAD} rows"
+            )));
         }
         let c = &self.config;
-        let codec = self.codec_embed(&[c.codec_nothink_id, c.codec_think_bos_id, c.codec_think_eos_id, speaker, c.codec_pad_id])?;
+        let codec = self.codec_embed(&[
+            c.codec_nothink_id,
+            c.codec_think_bos_id,
+            c.codec_think_eos_id,
+            speaker,
+            c.codec_pad_id,
+        ])?;
         let pads = text.pad.clone().repeat_dim(0, 4);
         let tts = Tensor::cat(vec![pads, text.bos.clone()], 0); // [5, hidden]
-        Ok(Tensor::cat(vec![self.project_text(head_embeds), tts + codec], 0))
+        Ok(Tensor::cat(
+            vec![self.project_text(head_embeds), tts + codec],
+            0,
+        ))
     }
 
     /// The talker prompt's last row: the first text row plus `codec_bos`.
@@ -269,5 +297,8 @@ impl<B: Backend> Qwen3OmniTalker<B> {
 
 fn rows<B: Backend>(x: Tensor<B, 2>, idx: Vec<i64>, device: &B::Device) -> Tensor<B, 2> {
     let n = idx.len();
-    x.select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [n]), device))
+    x.select(
+        0,
+        Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [n]), device),
+    )
 }
