@@ -12,14 +12,17 @@ use burn::tensor::backend::Backend;
 use common::*;
 use futures::StreamExt;
 use omnivox_runtime::api::{
-    ContentPart, Engine, EngineError, FinishReason, GenerateRequest, ToolChoice,
+    ContentPart, Engine, EngineError, FinishReason, GenerateRequest, OutputMode, SpeechOutput,
+    ToolChoice,
 };
 use omnivox_runtime::engine::{EngineConfig, OmniEngine};
 use std::time::{Duration, Instant};
 
 /// Sixteen different requests: text only, with audio, with a forced tool
 /// call, with tools offered, with stop strings; prompts and lengths vary.
-fn mixed_requests() -> Vec<GenerateRequest> {
+/// With `speech`, half of them (text and audio in, tools offered) answer
+/// aloud, in two voices, one at speed 1.5.
+fn mixed_requests(speech: bool) -> Vec<GenerateRequest> {
     let c = clips();
     (0..16)
         .map(|i| {
@@ -45,6 +48,12 @@ fn mixed_requests() -> Vec<GenerateRequest> {
             if i % 5 == 3 {
                 req.sampling.stop = vec!["e".into()];
             }
+            if speech && i % 4 != 2 && i % 2 == 0 || speech && i % 4 == 1 {
+                req.output = OutputMode::Speech(SpeechOutput {
+                    voice: if i % 3 == 0 { "ethan" } else { "alloy" }.into(),
+                    speed: if i == 5 { 1.5 } else { 1.0 },
+                });
+            }
             req.request_id = format!("req-{i}");
             req
         })
@@ -64,8 +73,54 @@ fn small_steps() -> EngineConfig {
 /// them together (more than one sequence in a step).
 fn concurrent_equals_sequential<B: Backend>(device: &B::Device) {
     let engine = engine::<B>("qwen3_omni_thinker", device, small_steps());
+    same_together_as_alone(&engine, mixed_requests(false));
+}
+
+/// The same with spoken replies on the checkpoint that has a talker: the
+/// talkers of the batch step together, and each reply's audio equals the
+/// audio it has alone.
+fn concurrent_speech_equals_sequential<B: Backend>(device: &B::Device) {
+    let config = EngineConfig {
+        max_output_audio_tokens: 40,
+        // The fixture's vocabulary has its role names as added tokens (see
+        // tests/engine_speech.rs).
+        sanitize_control_tokens: false,
+        ..small_steps()
+    };
+    let engine = engine::<B>("qwen3_omni_talker", device, config);
+    let replies = same_together_as_alone(&engine, mixed_requests(true));
+    let spoken = replies.iter().filter(|r| !r.samples.is_empty()).count();
+    assert!(spoken >= 4, "{spoken} replies were spoken");
+    // Speaking streams dropped mid-reply leave nothing behind.
+    let baseline = engine.metrics();
     let rt = runtime();
-    let reqs = mixed_requests();
+    rt.block_on(async {
+        let mut streams = Vec::new();
+        for _ in 0..4 {
+            let mut req = chat(vec![user("Talk for a long time.")], greedy(500));
+            req.output = OutputMode::Speech(SpeechOutput {
+                voice: "ethan".into(),
+                speed: 1.0,
+            });
+            streams.push(engine.submit(req).await.unwrap());
+        }
+        for s in &mut streams {
+            for _ in 0..3 {
+                assert!(s.next().await.is_some(), "generation started");
+            }
+        }
+        drop(streams);
+    });
+    let took = settles(&engine);
+    assert!(took < Duration::from_secs(2), "cancellation took {took:?}");
+    assert_eq!(engine.metrics(), baseline);
+}
+
+fn same_together_as_alone(
+    engine: &std::sync::Arc<OmniEngine>,
+    reqs: Vec<GenerateRequest>,
+) -> Vec<Reply> {
+    let rt = runtime();
     let alone: Vec<Reply> = reqs
         .iter()
         .map(|r| rt.block_on(run(&engine, r.clone())).unwrap())
@@ -95,6 +150,10 @@ fn concurrent_equals_sequential<B: Backend>(device: &B::Device) {
         assert_eq!(a.calls, b.calls, "request {i}: calls");
         assert_eq!(a.usage, b.usage, "request {i}: usage");
         assert_eq!(a.finish, b.finish, "request {i}: finish");
+        assert_eq!(a.transcript, b.transcript, "request {i}: transcript");
+        assert_eq!(a.samples.len(), b.samples.len(), "request {i}: samples");
+        omnivox_model::testing::check_close(&b.samples, &a.samples, 1e-4, 0.0)
+            .unwrap_or_else(|e| panic!("request {i}: audio: {e}"));
     }
     // The forced calls are calls; the stop strings stopped.
     for (i, r) in together.iter().enumerate() {
@@ -122,7 +181,8 @@ fn concurrent_equals_sequential<B: Backend>(device: &B::Device) {
         seqs > 3 * steps,
         "mean batch above 3: {seqs} sequence-steps in {steps} steps"
     );
-    settles(&engine);
+    settles(engine);
+    together
 }
 
 /// Waits until the engine has no running request and no used block.
@@ -259,6 +319,7 @@ fn a_full_pool_preempts_and_recovers<B: Backend>(device: &B::Device) {
 
 omnivox_model::backend_tests!(
     concurrent_equals_sequential,
+    concurrent_speech_equals_sequential,
     cancellation_frees_everything,
     overload_is_a_typed_error,
     a_full_pool_preempts_and_recovers,

@@ -7,7 +7,9 @@
 mod common;
 
 use common::*;
-use omnivox_runtime::api::{ContentPart, Engine, FinishReason, SamplingParams, ToolChoice};
+use omnivox_runtime::api::{
+    ContentPart, Engine, FinishReason, OutputMode, SamplingParams, SpeechOutput, ToolChoice,
+};
 use omnivox_runtime::audio_store::MemoryAudioStore;
 use omnivox_runtime::demo;
 use omnivox_runtime::engine::start_on;
@@ -78,5 +80,57 @@ fn the_demo_serves_chats() {
     assert_eq!(call.finish, Some(FinishReason::ToolCalls));
     let args: serde_json::Value = serde_json::from_str(&call.calls[0].1).unwrap();
     assert!(args["city"].is_string(), "{args}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The demo speaks: audio streams frame by frame, and `speed` stretches it
+/// (2 halves its length, 0.5 doubles it) without changing what is said.
+#[test]
+fn the_demo_speaks_at_any_speed() {
+    type B = omnivox_model::testing::Flex;
+    let root = std::env::temp_dir().join(format!("omnivox-demo-speech-{}", std::process::id()));
+    let dir = demo::ensure(&root).unwrap();
+    let config = omnivox_runtime::engine::EngineConfig {
+        max_output_audio_tokens: 24,
+        ..demo::engine_config()
+    };
+    let engine = start_on::<B>(
+        &dir,
+        Default::default(),
+        config,
+        Arc::new(MemoryAudioStore::default()),
+    )
+    .unwrap();
+    while !matches!(engine.readiness(), omnivox_runtime::api::Readiness::Ready) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rt = runtime();
+    let reply = |speed: f32| {
+        let mut req = chat(vec![user("Say something.")], greedy(12));
+        req.output = OutputMode::Speech(SpeechOutput {
+            voice: "ethan".into(),
+            speed,
+        });
+        rt.block_on(run(&engine, req)).unwrap()
+    };
+    let natural = reply(1.0);
+    assert!(natural.error.is_none(), "{:?}", natural.error);
+    assert!(
+        natural.samples.len() >= 24_000,
+        "a second of audio to stretch: {} samples, {:?}",
+        natural.samples.len(),
+        natural.usage
+    );
+    assert!(natural.chunks > 4, "streamed frame by frame");
+    for speed in [2.0f32, 0.5] {
+        let r = reply(speed);
+        assert_eq!(r.text, natural.text);
+        assert_eq!(r.usage, natural.usage);
+        let ratio = r.samples.len() as f64 * f64::from(speed) / natural.samples.len() as f64;
+        assert!(
+            (ratio - 1.0).abs() < 0.05,
+            "speed {speed}: length ratio {ratio}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -66,7 +66,10 @@ impl VoiceResolver {
     pub fn new(info: &ModelInfo, overrides: &BTreeMap<String, String>) -> Self {
         let engine: Vec<String> = info.voices.iter().map(|v| v.name.clone()).collect();
         let mut aliases = BTreeMap::new();
-        if !engine.is_empty() {
+        if !info.voice_aliases.is_empty() {
+            // The engine's own table (documented with the runtime's voices).
+            aliases.extend(info.voice_aliases.clone());
+        } else if !engine.is_empty() {
             for (i, name) in OPENAI_VOICES.iter().enumerate() {
                 aliases.insert((*name).to_owned(), engine[i % engine.len()].clone());
             }

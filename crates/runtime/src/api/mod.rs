@@ -94,6 +94,10 @@ pub struct ModelInfo {
     /// The voices speech can be made with. Empty when the checkpoint has no
     /// talker (text output only).
     pub voices: Vec<VoiceInfo>,
+    /// The engine's default mapping of other voice names (OpenAI's `alloy`,
+    /// `echo`, …; lower case) onto [`ModelInfo::voices`]. Empty: the caller
+    /// picks its own mapping.
+    pub voice_aliases: std::collections::BTreeMap<String, String>,
     /// Context window in tokens (prompt plus completion).
     pub context_limit: u32,
     /// At most this many text tokens per reply.

@@ -45,6 +45,12 @@ pub struct EngineConfig {
     pub is_demo: bool,
     /// Extra chat-template variables (`{"enable_thinking": false}`, …).
     pub template_kwargs: serde_json::Map<String, serde_json::Value>,
+    /// OpenAI voice names → speakers, and the default speaker.
+    pub voices: crate::speech::VoiceConfig,
+    /// transformers' `sanitize_control_tokens`: control tokens written in
+    /// messages are encoded as plain text, so that only the template writes
+    /// them (on by default; a client cannot forge a turn).
+    pub sanitize_control_tokens: bool,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +72,8 @@ impl Default for EngineConfig {
             owned_by: "qwen".into(),
             is_demo: false,
             template_kwargs: serde_json::Map::new(),
+            voices: crate::speech::VoiceConfig::default(),
+            sanitize_control_tokens: true,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! template order.
 
 use crate::api::{
-    ChatTask, ContentPart, EngineError, Message, Role, ToolChoice, ToolSpec, TranscribeTask,
+    ChatTask, ContentPart, EngineError, Message, Role, SpeakTask, ToolChoice, ToolSpec,
+    TranscribeTask,
 };
 use crate::audio_store::AudioStore;
 use serde_json::{Map, Value, json};
@@ -130,6 +131,29 @@ fn tool(t: &ToolSpec) -> Value {
     }
     f.insert("parameters".into(), t.parameters.clone());
     json!({"type": "function", "function": Value::Object(f)})
+}
+
+/// A read-aloud request: the text as the user's message (the reply itself
+/// is the text, given token by token), instructions as the system prompt.
+pub(crate) fn speak(task: &SpeakTask) -> Conversation {
+    let mut system =
+        String::from("Read the user's text aloud, word for word, without adding anything.");
+    if let Some(i) = task
+        .instructions
+        .as_deref()
+        .filter(|i| !i.trim().is_empty())
+    {
+        system.push_str(&format!(" Style: {i}"));
+    }
+    Conversation {
+        messages: vec![
+            json!({"role": "system", "content": system}),
+            json!({"role": "user", "content": task.text}),
+        ],
+        tools: None,
+        clips: Vec::new(),
+        spoken: Vec::new(),
+    }
 }
 
 /// The instruction a transcription runs under.

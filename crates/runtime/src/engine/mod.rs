@@ -24,6 +24,7 @@ mod model;
 mod output;
 mod prepare;
 mod sequence;
+mod speaking;
 mod step;
 mod stream;
 mod worker;
@@ -35,10 +36,12 @@ use crate::api::{
 };
 use crate::audio_store::AudioStore;
 use crate::kv::{KvPool, KvSpec, PoolError};
+use crate::speech::{SpeechModel, SpokenFilterConfig, VoiceConfig, VoiceTable};
 use crate::tools::ToolVocab;
 use burn::tensor::backend::Backend;
+use omnivox_codec::StreamMode;
 use omnivox_model::qwen3_omni::{
-    GenerationConfig, Qwen3OmniCheckpoint, Qwen3OmniMoeConfig, RopeIndexConfig,
+    GenerationConfig, Qwen3OmniCheckpoint, Qwen3OmniMoeConfig, Qwen3OmniThinker, RopeIndexConfig,
 };
 use omnivox_tokenizer::Qwen3OmniProcessor;
 use prepare::{Limits, Preparer};
@@ -86,6 +89,9 @@ pub enum StartError {
         "device {0:?} is not available: this build has no CUDA support (build with `--features cuda`)"
     )]
     DeviceUnavailable(Device),
+    /// The voice configuration does not fit the checkpoint.
+    #[error("voices: {0}")]
+    Voices(String),
     /// The engine thread could not be started.
     #[error("cannot start the engine thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -251,7 +257,19 @@ pub fn start_on<B: Backend>(
     let context = (config.max_context as usize)
         .min(text.max_position_embeddings)
         .min(spec.token_capacity(&plan)) as u32;
-    let info = model_info(dir, &config, context);
+    let voices = voice_table(&model_config, &config)?;
+    let mut info = model_info(dir, &config, context);
+    if let Some(v) = &voices {
+        info.voices = v
+            .speakers()
+            .keys()
+            .map(|name| crate::api::VoiceInfo {
+                name: name.clone(),
+                description: format!("speaker `{name}` of the checkpoint"),
+            })
+            .collect();
+        info.voice_aliases = v.aliases().clone();
+    }
     let mut stop_ids = generation.eos_token_id.clone();
     if stop_ids.is_empty() {
         stop_ids.push(model_config.im_end_token_id);
@@ -268,10 +286,11 @@ pub fn start_on<B: Backend>(
             text: config.max_output_text_tokens,
             audio: config.max_output_audio_tokens,
         },
-        store,
-        speech: false,
+        store: Arc::clone(&store),
+        voices: voices.clone(),
         tool_vocab: Arc::clone(&vocab),
         template_kwargs: config.template_kwargs.clone(),
+        sanitize_control_tokens: config.sanitize_control_tokens,
     });
     let shared = Arc::new(Shared {
         readiness: Mutex::new(Readiness::Loading {
@@ -288,17 +307,19 @@ pub fn start_on<B: Backend>(
     let thread_shared = Arc::clone(&shared);
     let thread_config = config.clone();
     let dir_owned = dir.to_path_buf();
+    let filter = Arc::new(SpokenFilterConfig::from_tokenizer(&tokenizer));
+    let voice_config = config.voices.clone();
+    let speaks = voices.is_some();
     std::thread::Builder::new()
         .name("omnivox-engine".into())
         .spawn(move || {
-            let loaded = Qwen3OmniCheckpoint::open(&dir_owned)
-                .and_then(|c| c.load_thinker::<B>(&device))
-                .map_err(|e| e.to_string())
-                .and_then(|model| {
+            let loaded = load::<B>(&dir_owned, speaks, &voice_config, &device).and_then(
+                |(model, speech)| {
                     let pool = KvPool::<B>::new(spec, &plan, &device).map_err(|e| e.to_string())?;
-                    Ok((model, pool))
-                });
-            let (model, pool) = match loaded {
+                    Ok((model, speech, pool))
+                },
+            );
+            let (model, speech, pool) = match loaded {
                 Ok(m) => m,
                 Err(reason) => {
                     tracing::error!(%reason, "the model failed to load");
@@ -321,6 +342,9 @@ pub fn start_on<B: Backend>(
                 running: Vec::new(),
                 next_order: 0,
                 closing: false,
+                speech,
+                filter,
+                store,
             }
             .run();
         })?;
@@ -332,6 +356,44 @@ pub fn start_on<B: Backend>(
         preparer,
         tx: Mutex::new(tx),
     }))
+}
+
+/// Thinker, and talker when the checkpoint speaks.
+#[allow(clippy::type_complexity)]
+fn load<B: Backend>(
+    dir: &Path,
+    speaks: bool,
+    voices: &VoiceConfig,
+    device: &B::Device,
+) -> Result<(Qwen3OmniThinker<B>, Option<SpeechModel<B>>), String> {
+    let ckpt = Qwen3OmniCheckpoint::open(dir).map_err(|e| e.to_string())?;
+    let thinker = ckpt.load_thinker::<B>(device).map_err(|e| e.to_string())?;
+    let speech = if speaks {
+        let model = SpeechModel::load(&ckpt, &thinker, voices, StreamMode::Exact, device)
+            .map_err(|e| format!("talker: {e}"))?;
+        Some(model)
+    } else {
+        None
+    };
+    Ok((thinker, speech))
+}
+
+/// The checkpoint's voices, or `None` when it has no talker (or its audio
+/// output is switched off).
+fn voice_table(
+    model: &Qwen3OmniMoeConfig,
+    config: &EngineConfig,
+) -> Result<Option<VoiceTable>, StartError> {
+    let Some(talker) = model
+        .talker_config
+        .as_ref()
+        .filter(|_| model.enable_audio_output)
+    else {
+        return Ok(None);
+    };
+    VoiceTable::new(&talker.speaker_id, &config.voices)
+        .map(Some)
+        .map_err(|e| StartError::Voices(e.to_string()))
 }
 
 /// The pool size: the configured budget, or what `max_running` sequences
@@ -398,6 +460,7 @@ fn model_info(dir: &Path, config: &EngineConfig, context: u32) -> ModelInfo {
         owned_by: config.owned_by.clone(),
         is_demo: config.is_demo,
         voices: Vec::new(),
+        voice_aliases: Default::default(),
         context_limit: context,
         max_output_text_tokens: config.max_output_text_tokens,
         max_output_audio_tokens: config.max_output_audio_tokens,

@@ -11,17 +11,20 @@ use omnivox_model::{BatchSeq, DecoderConfig, Result};
 pub(crate) trait StepModel<B: Backend> {
     /// Runs every sequence's new tokens (`ids`, back to back in `seqs`
     /// order, with `audio` spans placed at flattened indices) and returns
-    /// the logits of the flattened rows `rows`.
+    /// the logits of the flattened rows `rows`, and the hidden states of
+    /// the layers in `capture` (0: the input embeddings).
     ///
     /// # Shapes
-    /// - output: `[rows.len(), vocab]`
+    /// - output: `[rows.len(), vocab]`, and per captured layer
+    ///   `[ids.len(), hidden]`
     fn forward(
         &self,
         ids: Vec<u32>,
         audio: Vec<AudioSpan<B>>,
         seqs: &mut [BatchSeq<'_, B>],
         rows: &[usize],
-    ) -> Result<Tensor<B, 2>>;
+        capture: &[usize],
+    ) -> Result<(Tensor<B, 2>, Vec<Tensor<B, 2>>)>;
 
     /// Encodes a prompt's audio clips and places the embeddings on its
     /// audio placeholders (spans relative to the prompt's first token).
@@ -35,13 +38,14 @@ impl<B: Backend> StepModel<B> for Qwen3OmniThinker<B> {
         audio: Vec<AudioSpan<B>>,
         seqs: &mut [BatchSeq<'_, B>],
         rows: &[usize],
-    ) -> Result<Tensor<B, 2>> {
-        let hidden =
-            Qwen3OmniThinker::forward(self, ThinkerInput { ids, audio }, seqs, &[])?.hidden;
+        capture: &[usize],
+    ) -> Result<(Tensor<B, 2>, Vec<Tensor<B, 2>>)> {
+        let out = Qwen3OmniThinker::forward(self, ThinkerInput { ids, audio }, seqs, capture)?;
+        let hidden = out.hidden;
         let device = hidden.device();
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [rows.len()]), &device);
-        Ok(self.logits(hidden.select(0, idx)))
+        Ok((self.logits(hidden.select(0, idx)), out.captured))
     }
 
     fn encode_audio(&self, prompt: &[u32], clips: &[MelFeatures<'_>]) -> Result<Vec<AudioSpan<B>>> {

@@ -9,6 +9,7 @@ use crate::api::{
 };
 use crate::audio_store::AudioStore;
 use crate::sampling::{SamplingConfig, SamplingError, SamplingOverrides};
+use crate::speech::{SpeechSampling, Voice, VoiceTable};
 use crate::tools::{ToolSetup, ToolVocab};
 use omnivox_model::qwen3_omni::{
     GenerationConfig, MediaLayout, RopeIndex, RopeIndexConfig, rope_index,
@@ -42,8 +43,19 @@ pub(crate) struct Prepared {
     pub usage_prompt: TokenCounts,
     /// Tool calling, when tools are in play.
     pub tools: Option<ToolSetup>,
-    /// Text, or text and speech.
-    pub output: OutputMode,
+    /// Speech out, when asked for.
+    pub speech: Option<SpeechPlan>,
+    /// The reply's tokens when they are given (read-aloud requests): the
+    /// text's tokens then the end of the turn.
+    pub forced: Vec<u32>,
+}
+
+/// How a reply is spoken.
+#[derive(Debug, Clone)]
+pub(crate) struct SpeechPlan {
+    pub voice: Voice,
+    pub speed: f32,
+    pub sampling: SpeechSampling,
 }
 
 /// The limits a request is checked against.
@@ -63,9 +75,11 @@ pub(crate) struct Preparer {
     pub stop_ids: Vec<u32>,
     pub limits: Limits,
     pub store: Arc<dyn AudioStore>,
-    pub speech: bool,
+    /// The checkpoint's voices; `None` when it cannot speak.
+    pub voices: Option<VoiceTable>,
     pub tool_vocab: Arc<ToolVocab>,
     pub template_kwargs: serde_json::Map<String, serde_json::Value>,
+    pub sanitize_control_tokens: bool,
 }
 
 fn sampling_error(e: SamplingError) -> EngineError {
@@ -78,14 +92,8 @@ fn sampling_error(e: SamplingError) -> EngineError {
 impl Preparer {
     /// Validates and prepares `req`.
     pub fn prepare(&self, req: GenerateRequest) -> Result<Prepared, EngineError> {
-        if let OutputMode::Speech(_) = &req.output {
-            // Speech output lands with the talker pipeline.
-            return Err(EngineError::Unsupported {
-                param: "modalities".into(),
-                message: "this engine does not produce audio yet".into(),
-            });
-        }
-        let speech = matches!(req.output, OutputMode::Speech(_));
+        let speech_out = self.speech_output(&req)?;
+        let speech = speech_out.is_some();
         let (conv, tool_choice, parallel) = match &req.task {
             Task::Chat(c) => (
                 messages::chat(c, self.store.as_ref())?,
@@ -93,12 +101,7 @@ impl Preparer {
                 c.parallel_tool_calls,
             ),
             Task::Transcribe(t) => (messages::transcription(t), ToolChoice::None, false),
-            Task::Speak(_) => {
-                return Err(EngineError::Unsupported {
-                    param: "input".into(),
-                    message: "this engine does not produce audio yet".into(),
-                });
-            }
+            Task::Speak(t) => (messages::speak(t), ToolChoice::None, false),
         };
         let tools = match &req.task {
             Task::Chat(c) if !c.tools.is_empty() && tool_choice != ToolChoice::None => Some(
@@ -135,9 +138,29 @@ impl Preparer {
             }
             None => None,
         };
-        let max_tokens = self.output_budget(prompt.len(), &req.sampling, speech, tools.as_ref())?;
+        let forced = match &req.task {
+            Task::Speak(t) => self.read_aloud(&t.text, prompt.len())?,
+            _ => Vec::new(),
+        };
+        let max_tokens = if forced.is_empty() {
+            self.output_budget(prompt.len(), &req.sampling, speech, tools.as_ref())?
+        } else {
+            forced.len()
+        };
         let sampling = SamplingConfig::resolve(&overrides(&req.sampling), &self.generation)
             .map_err(sampling_error)?;
+        let speech = speech_out.map(|(voice, speed)| SpeechPlan {
+            voice,
+            speed,
+            sampling: SpeechSampling {
+                max_new_tokens: self.limits.audio as usize,
+                ..if sampling.is_greedy() {
+                    SpeechSampling::greedy()
+                } else {
+                    SpeechSampling::sampled(sampling.seed)
+                }
+            },
+        });
         Ok(Prepared {
             request_id: req.request_id,
             usage_prompt: TokenCounts {
@@ -152,8 +175,77 @@ impl Preparer {
             stop_ids: self.stop_ids.clone(),
             max_tokens,
             tools,
-            output: req.output,
+            speech,
+            forced,
         })
+    }
+
+    /// The voice and speed of a speech request, checked; `None` for text.
+    fn speech_output(&self, req: &GenerateRequest) -> Result<Option<(Voice, f32)>, EngineError> {
+        let param = |p: &str| match req.task {
+            Task::Speak(_) => p.to_owned(),
+            _ => format!("audio.{p}"),
+        };
+        let out = match &req.output {
+            OutputMode::Text => {
+                if let Task::Speak(_) = req.task {
+                    return Err(EngineError::invalid(
+                        "modalities",
+                        "reading aloud makes audio",
+                    ));
+                }
+                return Ok(None);
+            }
+            OutputMode::Speech(out) => out,
+        };
+        let Some(voices) = self.voices.as_ref() else {
+            return Err(EngineError::Unsupported {
+                param: "modalities".into(),
+                message: "this model has no talker: it cannot produce audio".into(),
+            });
+        };
+        let voice = voices
+            .resolve(&out.voice)
+            .map_err(|e| EngineError::invalid(param("voice"), e.to_string()))?;
+        if !(0.25..=4.0).contains(&out.speed) {
+            return Err(EngineError::invalid(
+                param("speed"),
+                format!("{} is not between 0.25 and 4.0", out.speed),
+            ));
+        }
+        Ok(Some((voice, out.speed)))
+    }
+
+    /// The reply of a read-aloud request: the text's tokens, then the end of
+    /// the turn; checked against the limits.
+    fn read_aloud(&self, text: &str, prompt: usize) -> Result<Vec<u32>, EngineError> {
+        if text.trim().is_empty() {
+            return Err(EngineError::invalid("input", "there is no text to read"));
+        }
+        let mut ids = self
+            .processor
+            .tokenizer()
+            .encode(text, false)
+            .map_err(|e| EngineError::invalid("input", e.to_string()))?;
+        ids.extend(self.stop_ids.first());
+        let l = self.limits;
+        if ids.len() > l.text as usize {
+            return Err(EngineError::invalid(
+                "input",
+                format!(
+                    "the text is {} tokens; at most {} can be read",
+                    ids.len(),
+                    l.text
+                ),
+            ));
+        }
+        if prompt + ids.len() > l.context as usize {
+            return Err(EngineError::ContextLengthExceeded {
+                requested: (prompt + ids.len()).min(u32::MAX as usize) as u32,
+                limit: l.context,
+            });
+        }
+        Ok(ids)
     }
 
     /// Template, placeholder expansion, tokens and features.
@@ -164,7 +256,7 @@ impl Preparer {
             documents: None,
             add_generation_prompt: true,
             kwargs: Some(&self.template_kwargs),
-            sanitize_control_tokens: true,
+            sanitize_control_tokens: self.sanitize_control_tokens,
         };
         let clips: Vec<&[f32]> = conv.clips.iter().map(|c| &c[..]).collect();
         let prompt = self.processor.process(&input, &clips).map_err(|e| {

@@ -2,6 +2,7 @@
 
 use super::output::Output;
 use super::prepare::Prepared;
+use super::speaking::Speaking;
 use super::stream::Emitter;
 use crate::api::{Event, FinishReason, TokenCounts, Usage};
 use crate::kv::BlockTable;
@@ -10,6 +11,7 @@ use burn::tensor::backend::Backend;
 use omnivox_model::nn::Positions;
 use omnivox_model::qwen3_omni::{AudioSpan, RopeIndex};
 use omnivox_tokenizer::LogMel;
+use std::collections::VecDeque;
 
 /// One running sequence.
 pub(crate) struct Sequence<B: Backend> {
@@ -34,6 +36,14 @@ pub(crate) struct Sequence<B: Backend> {
     /// Most tokens to generate.
     pub max_tokens: usize,
     pub usage_prompt: TokenCounts,
+    /// Tokens the reply must be (read-aloud requests): taken instead of
+    /// sampling, in order.
+    pub forced: VecDeque<u32>,
+    /// Speech out, when asked for.
+    pub speech: Option<Box<Speaking<B>>>,
+    /// Set when the thinker has finished (a speaking sequence then waits
+    /// for its talker).
+    pub thinker_done: Option<FinishReason>,
 }
 
 impl<B: Backend> std::fmt::Debug for Sequence<B> {
@@ -54,6 +64,7 @@ impl<B: Backend> Sequence<B> {
         sampler: Sampler,
         output: Output,
         emitter: Emitter,
+        speech: Option<Box<Speaking<B>>>,
     ) -> Self {
         let prompt_len = p.prompt.len();
         Self {
@@ -71,6 +82,9 @@ impl<B: Backend> Sequence<B> {
             emitter,
             max_tokens: p.max_tokens,
             usage_prompt: p.usage_prompt,
+            forced: p.forced.into(),
+            speech,
+            thinker_done: None,
         }
     }
 
@@ -79,8 +93,12 @@ impl<B: Backend> Sequence<B> {
         self.tokens.len() - self.prompt_len
     }
 
-    /// Tokens known but not yet in the cache.
+    /// Tokens known but not yet in the cache (none once the thinker has
+    /// finished).
     pub fn pending(&self) -> usize {
+        if self.thinker_done.is_some() {
+            return 0;
+        }
         self.tokens.len() - self.fed
     }
 
@@ -127,14 +145,14 @@ impl<B: Backend> Sequence<B> {
             .collect()
     }
 
-    /// Sends the closing events.
-    pub fn close(&self, reason: FinishReason) {
+    /// Sends the closing events (`audio`: talker tokens generated).
+    pub fn close(&self, reason: FinishReason, audio: u32) {
         self.emitter.send(Event::Usage(Usage {
             prompt: self.usage_prompt,
             cached_prompt_tokens: 0,
             completion: TokenCounts {
                 text: self.generated() as u32,
-                audio: 0,
+                audio,
             },
         }));
         self.emitter.send(Event::Finished(reason));

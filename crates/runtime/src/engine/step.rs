@@ -5,9 +5,12 @@
 
 use super::model::StepModel;
 use super::output::Verdict;
+use super::sequence::Sequence;
+use super::speaking::thinker_finished;
 use super::worker::Worker;
-use crate::api::{EngineError, FinishReason};
+use crate::api::EngineError;
 use crate::kv::PagedKv;
+use crate::tools::ToolVocab;
 use burn::tensor::backend::Backend;
 use omnivox_model::BatchSeq;
 use omnivox_model::qwen3_omni::{AudioSpan, MelFeatures};
@@ -22,7 +25,7 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
         self.make_room(&mut plan);
         plan.retain(|&(_, n)| n > 0);
         if plan.is_empty() {
-            return Ok(false);
+            return Ok(self.speech_step());
         }
         let prefill: usize = plan
             .iter()
@@ -34,6 +37,7 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
         self.encode_audio(&plan)?;
         let rows = self.forward(&plan)?;
         self.sample(&plan, rows)?;
+        self.speech_step();
         Ok(true)
     }
 
@@ -100,6 +104,9 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                 let v = &mut self.running[j];
                 self.pool.borrow_mut().release(&mut v.table);
                 v.fed = 0;
+                if let Some(sp) = v.speech.as_mut().filter(|sp| sp.capturing()) {
+                    sp.captured.clear(); // captured again with the prompt
+                }
                 if let Some(p) = plan.iter_mut().find(|(x, _)| *x == j) {
                     p.1 = 0;
                 }
@@ -168,7 +175,8 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             }
         }
         let row_index: Vec<usize> = rows.iter().map(|r| r.1).collect();
-        let logits = {
+        let capture = self.capture_layers(plan);
+        let (logits, captured) = {
             let pool = &self.pool;
             let mut handles: Vec<PagedKv<'_, B>> = Vec::with_capacity(plan.len());
             // Handles in plan order: each borrows its own sequence's table.
@@ -189,21 +197,20 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                     cache: h,
                 })
                 .collect();
-            if row_index.is_empty() {
-                // Prefill chunks only: no logits are needed, but the pass
-                // must run (one row keeps the head's work tiny).
-                self.model
-                    .forward(ids, audio, &mut seqs, &[0])
-                    .map_err(|e| fail("forward", e.to_string()))?;
-                None
+            // Prefill chunks only need no logits, but the pass must run (one
+            // row keeps the head's work tiny).
+            let wanted: &[usize] = if row_index.is_empty() {
+                &[0]
             } else {
-                Some(
-                    self.model
-                        .forward(ids, audio, &mut seqs, &row_index)
-                        .map_err(|e| fail("forward", e.to_string()))?,
-                )
-            }
+                &row_index
+            };
+            let (logits, captured) = self
+                .model
+                .forward(ids, audio, &mut seqs, wanted, &capture)
+                .map_err(|e| fail("forward", e.to_string()))?;
+            ((!row_index.is_empty()).then_some(logits), captured)
         };
+        self.keep_captured(plan, &captured);
         for &(i, n) in plan {
             self.running[i].fed += n;
         }
@@ -229,49 +236,61 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
         plan: &[(usize, usize)],
         rows: Vec<(usize, Vec<f32>)>,
     ) -> Result<(), StepFailure> {
-        let mut finished: Vec<(u64, FinishReason)> = Vec::new();
-        let mut failed: Vec<u64> = Vec::new();
+        let mut failed: Vec<(u64, EngineError)> = Vec::new();
         for (k, mut row) in rows {
             let (i, _) = plan[k];
-            let seq = &mut self.running[i];
-            let remaining = seq.max_tokens - seq.generated();
-            if let Err(e) = seq.output.mask(&self.vocab, &mut row, remaining) {
-                tracing::error!(request = %seq.request_id, error = %e, "constraint failed");
-                failed.push(seq.order);
+            if self.running[i]
+                .speech
+                .as_ref()
+                .is_some_and(|sp| sp.capturing())
+                && let Err(e) = self.start_talker(i)
+            {
+                failed.push((self.running[i].order, e));
                 continue;
             }
-            let token = match seq.sampler.sample(&mut row) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(request = %seq.request_id, error = %e, "sampling failed");
-                    failed.push(seq.order);
-                    continue;
-                }
+            let seq = &mut self.running[i];
+            let token = match seq.forced.pop_front() {
+                Some(t) => t,
+                None => match next_token(seq, &self.vocab, &mut row) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        failed.push((seq.order, e));
+                        continue;
+                    }
+                },
             };
             seq.tokens.push(token);
-            let left = seq.max_tokens - seq.generated();
-            if let Verdict::Finish(reason) =
-                seq.output.token(&self.vocab, token, left, &seq.emitter)
-            {
-                finished.push((seq.order, reason));
+            let left = seq.max_tokens.saturating_sub(seq.generated());
+            let verdict = seq.output.token(&self.vocab, token, left, &seq.emitter);
+            let last = matches!(verdict, Verdict::Finish(_));
+            if let Some(sp) = seq.speech.as_mut() {
+                sp.thinker_token(token, last);
+            }
+            if let Verdict::Finish(reason) = verdict {
+                thinker_finished(seq, reason, &self.pool);
             }
         }
-        if !failed.is_empty() {
-            self.fail(
-                &failed,
-                EngineError::Internal("no token could be sampled".into()),
-            );
+        for (order, e) in failed {
+            self.fail(&[order], e);
         }
-        let pool = &self.pool;
-        self.running
-            .retain_mut(|seq| match finished.iter().find(|(o, _)| *o == seq.order) {
-                Some(&(_, reason)) => {
-                    seq.close(reason);
-                    pool.borrow_mut().release(&mut seq.table);
-                    false
-                }
-                None => true,
-            });
+        self.close_finished();
         Ok(())
     }
+}
+
+/// Masks (tool-call grammar) and samples a sequence's next token.
+fn next_token<B: Backend>(
+    seq: &mut Sequence<B>,
+    vocab: &ToolVocab,
+    row: &mut [f32],
+) -> Result<u32, EngineError> {
+    let remaining = seq.max_tokens.saturating_sub(seq.generated());
+    if let Err(e) = seq.output.mask(vocab, row, remaining) {
+        tracing::error!(request = %seq.request_id, error = %e, "constraint failed");
+        return Err(EngineError::Internal("no token could be sampled".into()));
+    }
+    seq.sampler.sample(row).map_err(|e| {
+        tracing::error!(request = %seq.request_id, error = %e, "sampling failed");
+        EngineError::Internal("no token could be sampled".into())
+    })
 }

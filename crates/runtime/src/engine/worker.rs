@@ -7,10 +7,13 @@ use super::model::StepModel;
 use super::output::Output;
 use super::prepare::Prepared;
 use super::sequence::Sequence;
+use super::speaking::Speaking;
 use super::stream;
-use crate::api::{EngineError, EventStream};
+use crate::api::{EngineError, Event, EventStream};
+use crate::audio_store::AudioStore;
 use crate::kv::KvPool;
 use crate::sampling::Sampler;
+use crate::speech::{SpeechModel, SpokenFilter, SpokenFilterConfig};
 use crate::tools::{Constraint, ToolVocab};
 use burn::tensor::backend::Backend;
 use omnivox_tokenizer::Tokenizer;
@@ -46,6 +49,12 @@ pub(crate) struct Worker<B: Backend, M: StepModel<B>> {
     pub waiting: VecDeque<Submission>,
     pub running: Vec<Sequence<B>>,
     pub next_order: u64,
+    /// Talker, code predictor and Code2Wav; `None` for a text-only model.
+    pub speech: Option<SpeechModel<B>>,
+    /// What is never spoken.
+    pub filter: Arc<SpokenFilterConfig>,
+    /// Where spoken replies are kept for later turns.
+    pub store: Arc<dyn AudioStore>,
     /// The senders are gone: finish what is queued, then stop.
     pub closing: bool,
 }
@@ -175,7 +184,22 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
                 prepared.stop_ids.clone(),
             );
             let sampler = Sampler::new(prepared.sampling.clone(), &prepared.prompt);
-            let mut seq = Sequence::new(prepared, self.next_order, table, sampler, output, emitter);
+            let speech = prepared.speech.clone().map(|plan| {
+                let filter = SpokenFilter::new(Arc::clone(&self.filter));
+                Box::new(Speaking::new(plan.voice, plan.sampling, filter, plan.speed))
+            });
+            if let Some(sp) = &speech {
+                emitter.send(Event::AudioStarted { id: sp.id.clone() });
+            }
+            let mut seq = Sequence::new(
+                prepared,
+                self.next_order,
+                table,
+                sampler,
+                output,
+                emitter,
+                speech,
+            );
             self.next_order += 1;
             if reply.send(Ok(events)).is_err() {
                 // Withdrawn while it was being admitted.

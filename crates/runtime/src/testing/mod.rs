@@ -208,6 +208,7 @@ impl ScriptedEngine {
                 voice("Ethan", "scripted test voice (a 440 Hz tone)"),
                 voice("Aiden", "scripted test voice (a 440 Hz tone)"),
             ],
+            voice_aliases: Default::default(),
             context_limit: 32_768,
             max_output_text_tokens: 8_192,
             max_output_audio_tokens: 4_096,

@@ -120,6 +120,14 @@ pub struct Reply {
     pub finish: Option<FinishReason>,
     pub error: Option<EngineError>,
     pub events: usize,
+    /// Speech: the id announced first.
+    pub audio_id: Option<String>,
+    /// Speech: every sample, in order.
+    pub samples: Vec<f32>,
+    /// Speech: audio chunks received.
+    pub chunks: usize,
+    /// Speech: the stored reply's transcript (`AudioDone`).
+    pub transcript: Option<String>,
 }
 
 /// Reads a stream to its end, checking the event order.
@@ -131,7 +139,31 @@ pub async fn collect(mut events: omnivox_runtime::api::EventStream) -> Reply {
             "an event after the end: {e:?}"
         );
         r.events += 1;
+        if let Event::AudioStarted { id } = &e {
+            assert_eq!(r.events, 1, "the audio id comes first");
+            assert!(id.starts_with("audio_"), "{id}");
+            r.audio_id = Some(id.clone());
+            continue;
+        }
         match e {
+            Event::AudioChunk(c) => {
+                assert!(r.audio_id.is_some() && r.transcript.is_none());
+                assert!(!c.samples.is_empty(), "empty audio chunk");
+                let at = r.samples.len() as u64 * 1000 / 24_000;
+                assert!(
+                    c.start_ms.abs_diff(at) <= r.chunks as u64 + 1,
+                    "chunk {} starts at {} ms, its samples at {at} ms",
+                    r.chunks,
+                    c.start_ms
+                );
+                r.chunks += 1;
+                r.samples.extend(c.samples);
+            }
+            Event::AudioDone(d) => {
+                assert_eq!(Some(&d.id), r.audio_id.as_ref());
+                assert!(r.usage.is_none() && r.transcript.is_none());
+                r.transcript = Some(d.transcript);
+            }
             Event::TextDelta(t) => {
                 assert!(r.usage.is_none());
                 assert!(!t.is_empty(), "empty text delta");
