@@ -8,8 +8,11 @@ use anyhow::Result;
 use std::process::Command;
 use std::time::Instant;
 
-/// Crates with a `cuda` feature; building the last one builds them all.
-const CUDA_BUILD: &[&str] = &["build", "-p", "omnivox-model", "--features", "cuda"];
+/// The `omnivox` binary with CUDA: serve's `cuda` feature turns on runtime's,
+/// which turns on model's and codec's, so this builds every crate's CUDA code.
+/// A build, not a check: it links (NVRTC compiles kernels at run time, so
+/// neither a GPU nor the CUDA toolkit is needed here).
+const CUDA_BUILD: &[&str] = &["build", "-p", "omnivox-serve", "--features", "cuda"];
 
 /// The OpenAI-SDK conformance suite against a running server of `kind`
 /// (`scripted`: the scripted test engine; `omnivox`: `omnivox serve` on the

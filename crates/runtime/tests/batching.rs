@@ -123,7 +123,7 @@ fn same_together_as_alone(
     let rt = runtime();
     let alone: Vec<Reply> = reqs
         .iter()
-        .map(|r| rt.block_on(run(&engine, r.clone())).unwrap())
+        .map(|r| rt.block_on(run(engine, r.clone())).unwrap())
         .collect();
     let before = engine.stats();
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -139,7 +139,7 @@ fn same_together_as_alone(
                 }
             }
         };
-        let all = futures::future::join_all(reqs.iter().map(|r| run(&engine, r.clone())));
+        let all = futures::future::join_all(reqs.iter().map(|r| run(engine, r.clone())));
         tokio::select! {
             out = all => out.into_iter().map(Result::unwrap).collect(),
             _ = watch => unreachable!(),

@@ -10,7 +10,7 @@ use omnivox_serve::engine_factory::hub::{Hub, HubError, RepoRef, download};
 use omnivox_serve::engine_factory::progress::{NoProgress, Progress};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -234,6 +234,14 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>, served: &AtomicUsize) {
         ));
     }
     respond(&mut conn, status, &hdrs, rest, cut);
+    if cut.is_some() {
+        // The connection drops: the client sees the stream end short of
+        // `Content-Length` at once. (Leaving the socket open here would only
+        // stall the client until its read timeout.)
+        let _ = conn.shutdown(Shutdown::Both);
+        return;
+    }
+    // A whole response: wait until the client closes its end.
     let _ = reader.read(&mut [0u8; 1]);
 }
 

@@ -72,7 +72,7 @@ pub enum StartError {
     Checkpoint {
         dir: PathBuf,
         #[source]
-        source: omnivox_model::Error,
+        source: Box<omnivox_model::Error>,
     },
     /// Tokenizer, chat template or feature extractor.
     #[error("cannot open the tokenizer in {dir}: {source}")]
@@ -243,7 +243,7 @@ pub fn start_on<B: Backend>(
 ) -> Result<Arc<OmniEngine>, StartError> {
     let ckpt_err = |source| StartError::Checkpoint {
         dir: dir.to_path_buf(),
-        source,
+        source: Box::new(source),
     };
     let model_config = Qwen3OmniMoeConfig::from_file(dir.join("config.json")).map_err(ckpt_err)?;
     let generation = GenerationConfig::from_dir(dir).map_err(ckpt_err)?;

@@ -37,10 +37,10 @@ impl Output {
         stop_ids: Vec<u32>,
     ) -> Self {
         let mut parser = constraint.as_ref().map(|_| CallParser::new());
-        if let (Some(p), Some(c)) = (parser.as_mut(), constraint.as_ref()) {
-            if c.setup().is_forced() {
-                p.expect_call(true);
-            }
+        if let (Some(p), Some(c)) = (parser.as_mut(), constraint.as_ref())
+            && c.setup().is_forced()
+        {
+            p.expect_call(true);
         }
         Self {
             decode: Some(decode),

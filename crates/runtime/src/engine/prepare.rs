@@ -285,13 +285,13 @@ impl Preparer {
         let l = self.limits;
         let context = l.context as usize;
         let cap = l.text + if speech { l.audio } else { 0 };
-        if let Some(m) = sampling.max_completion_tokens {
-            if m == 0 || m > cap {
-                return Err(EngineError::invalid(
-                    "max_completion_tokens",
-                    format!("{m} is not between 1 and {cap}, this model's output limit"),
-                ));
-            }
+        if let Some(m) = sampling.max_completion_tokens
+            && (m == 0 || m > cap)
+        {
+            return Err(EngineError::invalid(
+                "max_completion_tokens",
+                format!("{m} is not between 1 and {cap}, this model's output limit"),
+            ));
         }
         let wanted = sampling.max_completion_tokens.map_or(1, |m| m as usize);
         if prompt + wanted > context {

@@ -66,16 +66,14 @@ fn write_flex_in_place<B: Backend>(
         let plain = flex.dtype() == burn::tensor::DType::F32
             && flex.is_contiguous()
             && flex.layout().start_offset() == 0;
-        if plain {
-            if let Some(buf) = flex.try_storage_mut::<f32>() {
-                let data = rows.clone().into_data().convert::<f32>();
-                if let Ok(src) = data.as_slice::<f32>() {
-                    for r in runs {
-                        let (d, s) = (r.dst * width, r.src * width);
-                        buf[d..d + r.len * width].copy_from_slice(&src[s..s + r.len * width]);
-                    }
-                    written = true;
+        if plain && let Some(buf) = flex.try_storage_mut::<f32>() {
+            let data = rows.clone().into_data().convert::<f32>();
+            if let Ok(src) = data.as_slice::<f32>() {
+                for r in runs {
+                    let (d, s) = (r.dst * width, r.src * width);
+                    buf[d..d + r.len * width].copy_from_slice(&src[s..s + r.len * width]);
                 }
+                written = true;
             }
         }
     }

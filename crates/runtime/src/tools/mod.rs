@@ -192,6 +192,7 @@ impl Constraint {
     }
 
     /// Whether the grammar holds the next token.
+    #[cfg(test)]
     pub fn is_active(&self) -> bool {
         self.state.is_some()
     }

@@ -52,6 +52,7 @@ pub(super) async fn main(args: RunArgs) -> anyhow::Result<()> {
         device: args.device.clone(),
     };
     let engine = engine_factory::build_engine(&spec).await?;
+    wait_until_ready(engine.as_ref()).await?;
     let mut stdout = std::io::stdout();
     let summary = run_turn(engine.as_ref(), &args, &mut stdout).await?;
     writeln!(stdout)?;
@@ -61,6 +62,20 @@ pub(super) async fn main(args: RunArgs) -> anyhow::Result<()> {
         "wrote the spoken answer"
     );
     Ok(())
+}
+
+/// Waits while the weights load; a failed load is the error.
+async fn wait_until_ready(engine: &dyn Engine) -> anyhow::Result<()> {
+    use omnivox_runtime::api::Readiness;
+    loop {
+        match engine.readiness() {
+            Readiness::Ready => return Ok(()),
+            Readiness::Failed { reason } => anyhow::bail!("the model failed to load: {reason}"),
+            Readiness::Loading { .. } => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
 }
 
 /// What one turn produced.

@@ -266,7 +266,9 @@ fn fetch(
                 Err(e @ (HubError::Http { .. } | HubError::Io { .. })) => {
                     tracing::warn!(file = %r.name, attempt = attempt + 1, error = %e, "download interrupted; resuming");
                     last = Some(e);
-                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt + 1)));
+                    if attempt + 1 < ATTEMPTS {
+                        std::thread::sleep(Duration::from_millis(200 * u64::from(attempt + 1)));
+                    }
                 }
                 Err(e) => return Err(e),
             }

@@ -50,11 +50,17 @@ pub enum BuildError {
     #[error(transparent)]
     Hub(#[from] hub::HubError),
     #[error(transparent)]
-    Start(#[from] engine::StartError),
+    Start(Box<engine::StartError>),
     #[error("the audio store: {0}")]
     Store(String),
     #[error("a background task failed: {0}")]
     Task(String),
+}
+
+impl From<engine::StartError> for BuildError {
+    fn from(e: engine::StartError) -> Self {
+        Self::Start(Box::new(e))
+    }
 }
 
 /// Checks a `--device` value.
