@@ -28,13 +28,15 @@ fn hub(x: &Tensor<B, 2>, ws: &[Tensor<B, 2>], p: usize) -> f64 {
 }
 fn main() {
     let dev = Default::default();
-    let dir = std::env::args().nth(1).unwrap();
-    let model = QwenForCausalLM::<B>::from_pretrained(&dir, &dev).unwrap();
+    let dir = std::env::args()
+        .nth(1)
+        .expect("usage: profile_gemv CHECKPOINT_DIR");
+    let model = QwenForCausalLM::<B>::from_pretrained(&dir, &dev).expect("load the checkpoint");
     let x = Tensor::<B, 2>::ones([1, 1024], &dev);
     let mut ws = vec![];
     for l in &model.model.layers {
         if let omnivox_model::decoder::FeedForward::Dense(m) = &l.mlp {
-            ws.extend([m.gate_proj.weight.val(), m.up_proj.weight.val()]);
+            ws.extend([m.gate_proj.weight.to_dense(), m.up_proj.weight.to_dense()]);
         }
     }
     let wt: Vec<Tensor<B, 2>> = ws

@@ -15,6 +15,8 @@
 //!   `Qwen2MoeForCausalLM`.
 //! - [`qwen3_omni`]: Qwen3-Omni's config tree, checkpoint, audio encoder
 //!   and thinker.
+//! - [`quant`]: int8 and NF4 linear weights (quantized at load or read from
+//!   bitsandbytes checkpoints), selected with [`Quantization`].
 //! - [`testing`]: `backend_tests!`, fixtures, reference tensors,
 //!   `assert_close`.
 
@@ -25,6 +27,7 @@ mod error;
 pub mod kv_cache;
 pub mod loader;
 pub mod nn;
+pub mod quant;
 pub mod qwen3_omni;
 pub mod testing;
 
@@ -33,3 +36,4 @@ pub use config::DecoderConfig;
 pub use decoder::{DecoderInput, DecoderOutput, QwenForCausalLM, QwenModel};
 pub use error::{Error, Result};
 pub use kv_cache::{ContiguousKvCache, KvCache, KvView};
+pub use quant::{QuantConfig, Quantization};

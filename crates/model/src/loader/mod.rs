@@ -8,7 +8,10 @@
 //!   [`RandomWeights`] (seeded, any shape) for benchmarks at real shapes.
 //! - [`VarBuilder`]: the prefixed view modules build themselves from; it
 //!   records every missing, wrong-shaped and unread tensor and reports them
-//!   all in one [`LoadReport`].
+//!   all in one [`LoadReport`]. A view can carry a
+//!   [`QuantConfig`](crate::quant::QuantConfig)
+//!   ([`VarBuilder::with_quantization`]) that the linear layers loaded
+//!   through it follow.
 //! - [`safetensors`]: the file format, including a streaming writer.
 
 mod checkpoint;
@@ -19,4 +22,4 @@ mod var_builder;
 pub use checkpoint::{Checkpoint, INDEX_FILE, MAP_CHUNK, SINGLE_FILE};
 pub use safetensors::{StoredDtype, TensorInfo, TensorSpec};
 pub use source::{RandomWeights, TensorSource};
-pub use var_builder::{LoadReport, VarBuilder};
+pub use var_builder::{LoadReport, RawTensor, VarBuilder};

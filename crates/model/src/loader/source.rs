@@ -18,6 +18,18 @@ pub trait TensorSource: Send + Sync {
     fn read_f32(&self, name: &str, shape: &[usize], transpose: bool) -> Result<TensorData>;
     /// Stored names starting with `prefix` (none for made-up sources).
     fn names_under(&self, prefix: &str) -> Vec<String>;
+    /// The stored dtype of `name` (`None` when absent, and for made-up
+    /// sources, whose tensors are all floats). Quantized layers are told
+    /// apart by it (bitsandbytes stores them as `U8` / `I8`).
+    fn dtype(&self, _name: &str) -> Option<StoredDtype> {
+        None
+    }
+    /// The bytes of `name` exactly as stored (little-endian elements), for
+    /// tensors that are not floats to convert: packed quantized weights,
+    /// their integer scales, bitsandbytes' JSON quant state.
+    fn read_raw(&self, name: &str) -> Result<Vec<u8>> {
+        Err(Error::MissingTensor(name.to_string()))
+    }
 }
 
 impl TensorSource for Checkpoint {
@@ -27,6 +39,14 @@ impl TensorSource for Checkpoint {
 
     fn read_f32(&self, name: &str, _shape: &[usize], transpose: bool) -> Result<TensorData> {
         Checkpoint::read_f32(self, name, transpose)
+    }
+
+    fn dtype(&self, name: &str) -> Option<StoredDtype> {
+        Checkpoint::dtype(self, name)
+    }
+
+    fn read_raw(&self, name: &str) -> Result<Vec<u8>> {
+        self.with_bytes(name, |_, bytes| bytes.to_vec())
     }
 
     fn names_under(&self, prefix: &str) -> Vec<String> {

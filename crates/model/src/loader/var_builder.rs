@@ -2,9 +2,11 @@
 //! checkpoint's own key names (`vb.pp("model").pp("layers").pp(3)`) and
 //! records every problem instead of failing at the first.
 
+use super::safetensors::StoredDtype;
 use super::source::TensorSource;
 use crate::error::{Error, Result};
-use burn::tensor::{Tensor, backend::Backend};
+use crate::quant::QuantConfig;
+use burn::tensor::{Tensor, TensorData, backend::Backend};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -91,6 +93,18 @@ pub struct VarBuilder<'a, B: Backend> {
     shared: Arc<Shared<'a>>,
     prefix: String,
     device: B::Device,
+    quant: Arc<QuantConfig>,
+}
+
+/// A tensor's stored bytes, from [`VarBuilder::get_raw`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTensor {
+    /// The stored dtype.
+    pub dtype: StoredDtype,
+    /// The stored shape.
+    pub shape: Vec<usize>,
+    /// The elements, little-endian, as in the file.
+    pub bytes: Vec<u8>,
 }
 
 impl<B: Backend> Clone for VarBuilder<'_, B> {
@@ -99,6 +113,7 @@ impl<B: Backend> Clone for VarBuilder<'_, B> {
             shared: self.shared.clone(),
             prefix: self.prefix.clone(),
             device: self.device.clone(),
+            quant: self.quant.clone(),
         }
     }
 }
@@ -125,6 +140,7 @@ impl<'a, B: Backend> VarBuilder<'a, B> {
             }),
             prefix: String::new(),
             device: device.clone(),
+            quant: Arc::new(QuantConfig::default()),
         }
     }
 
@@ -144,7 +160,24 @@ impl<'a, B: Backend> VarBuilder<'a, B> {
             shared: self.shared.clone(),
             prefix,
             device: self.device.clone(),
+            quant: self.quant.clone(),
         }
+    }
+
+    /// This view (and every view below it) with linear layers stored as
+    /// `config` says — see [`crate::quant`]. The default is
+    /// [`Quantization::None`](crate::quant::Quantization::None): dense f32,
+    /// the unquantized load exactly.
+    pub fn with_quantization(&self, config: QuantConfig) -> Result<Self> {
+        config.validate()?;
+        let mut vb = self.clone();
+        vb.quant = Arc::new(config);
+        Ok(vb)
+    }
+
+    /// The quantization settings of this view.
+    pub fn quant_config(&self) -> &QuantConfig {
+        &self.quant
     }
 
     /// This view's prefix (`""` at the root).
@@ -185,6 +218,89 @@ impl<'a, B: Backend> VarBuilder<'a, B> {
         self.load(shape, leaf, false)
     }
 
+    /// The stored dtype of `leaf` (`None` when absent or for a made-up
+    /// source).
+    pub fn stored_dtype(&self, leaf: &str) -> Option<StoredDtype> {
+        self.shared.source.dtype(&self.name(leaf))
+    }
+
+    /// Tensor `leaf` with exactly `shape` as host `f32` values (row-major),
+    /// recorded like [`get`](VarBuilder::get); `None` when it is missing,
+    /// wrong-shaped or unreadable (the problem is in the report). For
+    /// loaders that transform the values on the host (quantization) instead
+    /// of uploading them.
+    pub fn get_values<const D: usize>(&self, shape: [usize; D], leaf: &str) -> Option<Vec<f32>> {
+        let data = self.load_data(shape, leaf, false)?;
+        match data.into_vec::<f32>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.record_unreadable(format!("{}: {e:?}", self.name(leaf)));
+                None
+            }
+        }
+    }
+
+    /// Float tensor `leaf` of whatever shape is stored, as host `f32`
+    /// values with that shape; recorded as read. `None` when missing or
+    /// unreadable (reported).
+    pub fn get_vec(&self, leaf: &str) -> Option<(Vec<f32>, Vec<usize>)> {
+        let name = self.name(leaf);
+        let shape = self.present(&name)?;
+        let values = self
+            .shared
+            .source
+            .read_f32(&name, &shape, false)
+            .map_err(|e| e.to_string())
+            .and_then(|d| d.into_vec::<f32>().map_err(|e| format!("{e:?}")));
+        match values {
+            Ok(v) => Some((v, shape)),
+            Err(e) => {
+                self.record_unreadable(format!("{name}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The stored bytes of `leaf` (any dtype), recorded as read. `None`
+    /// when missing or unreadable (reported).
+    pub fn get_raw(&self, leaf: &str) -> Option<RawTensor> {
+        let name = self.name(leaf);
+        let shape = self.present(&name)?;
+        let source = self.shared.source;
+        let Some(dtype) = source.dtype(&name) else {
+            self.record_unreadable(format!("{name}: the source has no stored bytes"));
+            return None;
+        };
+        match source.read_raw(&name) {
+            Ok(bytes) => Some(RawTensor {
+                dtype,
+                shape,
+                bytes,
+            }),
+            Err(e) => {
+                self.record_unreadable(format!("{name}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The stored shape of `name`, marking it read; `None` (recorded as
+    /// missing) when absent.
+    fn present(&self, name: &str) -> Option<Vec<usize>> {
+        let Some(shape) = self.shared.source.shape(name, &[]) else {
+            self.state().report.missing.push(name.to_string());
+            return None;
+        };
+        self.state().read.insert(name.to_string());
+        Some(shape)
+    }
+
+    /// Records a tensor that was present but could not be used, with the
+    /// reason (`"name: reason"`), for [`finish`](VarBuilder::finish).
+    pub fn record_unreadable(&self, problem: String) {
+        self.state().report.unreadable.push(problem);
+    }
+
     /// A 2-D tensor stored as `[rows, cols]` (e.g. a Hub `Linear` weight
     /// `[out, in]`), returned transposed as `[cols, rows]`. The transpose
     /// happens while converting from the file: there is one copy, not two.
@@ -194,31 +310,46 @@ impl<'a, B: Backend> VarBuilder<'a, B> {
     }
 
     fn load<const D: usize>(&self, shape: [usize; D], leaf: &str, transpose: bool) -> Tensor<B, D> {
+        match self.load_data(shape, leaf, transpose) {
+            Some(data) => Tensor::from_data(data, &self.device),
+            None => {
+                let out_shape = if transpose && D == 2 {
+                    let mut s = shape;
+                    s.swap(0, 1);
+                    s
+                } else {
+                    shape
+                };
+                Tensor::<B, D>::zeros(out_shape, &self.device)
+            }
+        }
+    }
+
+    /// Reads `leaf` as `f32` data, recording a missing, wrong-shaped or
+    /// unreadable tensor (and returning `None`) instead of failing.
+    fn load_data<const D: usize>(
+        &self,
+        shape: [usize; D],
+        leaf: &str,
+        transpose: bool,
+    ) -> Option<TensorData> {
         let name = self.name(leaf);
-        let out_shape = if transpose && D == 2 {
-            let mut s = shape;
-            s.swap(0, 1);
-            s
-        } else {
-            shape
-        };
-        let placeholder = || Tensor::<B, D>::zeros(out_shape, &self.device);
         let source = self.shared.source;
         let Some(found) = source.shape(&name, &shape) else {
             self.state().report.missing.push(name);
-            return placeholder();
+            return None;
         };
         self.state().read.insert(name.clone());
         if found != shape {
             let mut st = self.state();
             st.report.wrong_shape.push((name, shape.to_vec(), found));
-            return placeholder();
+            return None;
         }
         match source.read_f32(&name, &shape, transpose) {
-            Ok(data) => Tensor::from_data(data, &self.device),
+            Ok(data) => Some(data),
             Err(e) => {
                 self.state().report.unreadable.push(format!("{name}: {e}"));
-                placeholder()
+                None
             }
         }
     }

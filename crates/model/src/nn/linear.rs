@@ -4,6 +4,7 @@
 //! `transformers/models/qwen3/modeling_qwen3.py`.
 
 use crate::loader::VarBuilder;
+use crate::quant::LinearWeight;
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
@@ -13,40 +14,40 @@ use burn::tensor::{Int, Tensor, backend::Backend};
 /// while converting from the checkpoint — because `x.matmul(w)` on that
 /// layout is as fast as any on flex and 3–7× faster than a transposed view on
 /// ndarray (measured; see docs/architecture.md). It is our own type so that
-/// quantized variants can replace the weight later without touching callers.
+/// quantized weights ([`crate::quant`]: int8, NF4) replace the dense one
+/// without touching callers.
 #[derive(Module, Debug)]
 pub struct Linear<B: Backend> {
-    /// `[in, out]`.
-    pub weight: Param<Tensor<B, 2>>,
+    /// Dense `[in, out]` (the default), or quantized `[out, in]`.
+    pub weight: LinearWeight<B>,
     /// `[out]`.
     pub bias: Option<Param<Tensor<B, 1>>>,
 }
 
 impl<B: Backend> Linear<B> {
     /// Loads `weight` (`[out, in]` on the Hub) and, with `bias`, `bias` from
-    /// `vb`.
+    /// `vb`. The weight is dense unless `vb` carries a quantization for this
+    /// module or the checkpoint stores it quantized by bitsandbytes (see
+    /// [`LinearWeight::load`]).
     pub fn load(
         vb: &VarBuilder<'_, B>,
         in_features: usize,
         out_features: usize,
         bias: bool,
     ) -> Self {
-        let weight = vb.get_transposed([out_features, in_features], "weight");
+        let weight = LinearWeight::load(vb, in_features, out_features);
         let bias = bias.then(|| Param::from_tensor(vb.get([out_features], "bias")));
-        Self {
-            weight: Param::from_tensor(weight),
-            bias,
-        }
+        Self { weight, bias }
     }
 
     /// Input features.
     pub fn in_features(&self) -> usize {
-        self.weight.dims()[0]
+        self.weight.in_features()
     }
 
     /// Output features.
     pub fn out_features(&self) -> usize {
-        self.weight.dims()[1]
+        self.weight.out_features()
     }
 
     /// Applies the layer to a batch of rows.
@@ -55,7 +56,7 @@ impl<B: Backend> Linear<B> {
     /// - `x`: `[tokens, in]`
     /// - output: `[tokens, out]`
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let y = x.matmul(self.weight.val());
+        let y = self.weight.forward(x);
         match &self.bias {
             Some(b) => y + b.val().unsqueeze_dim(0),
             None => y,
