@@ -12,7 +12,7 @@ use omnivox_runtime::api::{
 };
 use omnivox_runtime::audio_store::MemoryAudioStore;
 use omnivox_runtime::demo;
-use omnivox_runtime::engine::start_on;
+use omnivox_runtime::engine::{Quantization, start_on};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,6 +131,46 @@ fn the_demo_speaks_at_any_speed() {
             (ratio - 1.0).abs() < 0.05,
             "speed {speed}: length ratio {ratio}"
         );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The demo's thinker quantized at load (int8 per channel, NF4 with double
+/// quant) still serves: a reply of the asked length, spoken.
+#[test]
+fn the_demo_runs_quantized() {
+    type B = omnivox_model::testing::Flex;
+    let root = std::env::temp_dir().join(format!("omnivox-demo-quant-{}", std::process::id()));
+    let dir = demo::ensure(&root).unwrap();
+    for q in [Quantization::Int8, Quantization::Nf4] {
+        let config = omnivox_runtime::engine::EngineConfig {
+            quantization: q,
+            max_output_audio_tokens: 8,
+            ..demo::engine_config()
+        };
+        let engine = start_on::<B>(
+            &dir,
+            Default::default(),
+            config,
+            Arc::new(MemoryAudioStore::default()),
+        )
+        .unwrap();
+        loop {
+            match engine.readiness() {
+                omnivox_runtime::api::Readiness::Ready => break,
+                omnivox_runtime::api::Readiness::Failed { reason } => panic!("{q}: {reason}"),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        let mut req = chat(vec![user("Say something.")], greedy(6));
+        req.output = OutputMode::Speech(SpeechOutput {
+            voice: "alloy".into(),
+            speed: 1.0,
+        });
+        let r = runtime().block_on(run(&engine, req)).unwrap();
+        assert!(r.error.is_none(), "{q}: {:?}", r.error);
+        assert_eq!(r.usage.unwrap().completion.text, 6, "{q}");
+        assert!(r.audio_id.is_some(), "{q}");
     }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -47,6 +47,8 @@ pub struct ModelSection {
     pub device: String,
     /// Extra model ids that serve this model (e.g. `gpt-4o-audio-preview`).
     pub aliases: Vec<String>,
+    /// `none`, `int8` or `nf4`: the thinker's weights, quantized at load.
+    pub quantization: omnivox_runtime::engine::Quantization,
 }
 
 /// `[limits]`.
@@ -83,6 +85,7 @@ impl Default for ModelSection {
         Self {
             model: "demo".into(),
             device: "cpu".into(),
+            quantization: omnivox_runtime::engine::Quantization::None,
             aliases: DEFAULT_ALIASES.iter().map(|s| (*s).to_owned()).collect(),
         }
     }

@@ -94,6 +94,7 @@ async fn run_prints_the_transcript_and_writes_the_answer() {
         speed: 1.0,
         out: out.clone(),
         device: "cpu".into(),
+        quantization: Default::default(),
     };
     let engine = ScriptedEngine::new();
     let mut printed = Vec::new();

@@ -94,7 +94,20 @@ impl Qwen3OmniCheckpoint {
     /// Loads the thinker (`thinker.*` but `thinker.visual.*`), failing with
     /// every missing, wrong-shaped or unexpected tensor under `thinker.`.
     pub fn load_thinker<B: Backend>(&self, device: &B::Device) -> Result<Qwen3OmniThinker<B>> {
-        let vb = self.var_builder::<B>(device).pp(THINKER_PREFIX);
+        self.load_thinker_with(device, &crate::QuantConfig::default())
+    }
+
+    /// [`Self::load_thinker`] with its linear weights quantized as `quant`
+    /// says (a checkpoint already quantized by bitsandbytes loads as stored).
+    pub fn load_thinker_with<B: Backend>(
+        &self,
+        device: &B::Device,
+        quant: &crate::QuantConfig,
+    ) -> Result<Qwen3OmniThinker<B>> {
+        let vb = self
+            .var_builder::<B>(device)
+            .with_quantization(quant.clone())?
+            .pp(THINKER_PREFIX);
         let thinker = Qwen3OmniThinker::load(&vb, &self.config.thinker_config)?;
         vb.finish()?;
         Ok(thinker)

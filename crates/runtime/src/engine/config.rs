@@ -51,6 +51,9 @@ pub struct EngineConfig {
     /// messages are encoded as plain text, so that only the template writes
     /// them (on by default; a client cannot forge a turn).
     pub sanitize_control_tokens: bool,
+    /// The thinker's linear weights: dense (the default), int8 per channel
+    /// or NF4, quantized at load time.
+    pub quantization: omnivox_model::Quantization,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             template_kwargs: serde_json::Map::new(),
             voices: crate::speech::VoiceConfig::default(),
             sanitize_control_tokens: true,
+            quantization: omnivox_model::Quantization::None,
         }
     }
 }

@@ -30,6 +30,7 @@ mod stream;
 mod worker;
 
 pub use config::EngineConfig;
+pub use omnivox_model::Quantization;
 
 use crate::api::{
     Engine, EngineError, EngineMetrics, GenerateRequest, ModelInfo, Readiness, SubmitFuture,
@@ -313,7 +314,11 @@ pub fn start_on<B: Backend>(
     std::thread::Builder::new()
         .name("omnivox-engine".into())
         .spawn(move || {
-            let loaded = load::<B>(&dir_owned, speaks, &voice_config, &device).and_then(
+            let quant = omnivox_model::QuantConfig {
+                method: thread_config.quantization,
+                ..omnivox_model::QuantConfig::default()
+            };
+            let loaded = load::<B>(&dir_owned, speaks, &voice_config, &quant, &device).and_then(
                 |(model, speech)| {
                     let pool = KvPool::<B>::new(spec, &plan, &device).map_err(|e| e.to_string())?;
                     Ok((model, speech, pool))
@@ -364,10 +369,13 @@ fn load<B: Backend>(
     dir: &Path,
     speaks: bool,
     voices: &VoiceConfig,
+    quant: &omnivox_model::QuantConfig,
     device: &B::Device,
 ) -> Result<(Qwen3OmniThinker<B>, Option<SpeechModel<B>>), String> {
     let ckpt = Qwen3OmniCheckpoint::open(dir).map_err(|e| e.to_string())?;
-    let thinker = ckpt.load_thinker::<B>(device).map_err(|e| e.to_string())?;
+    let thinker = ckpt
+        .load_thinker_with::<B>(device, quant)
+        .map_err(|e| e.to_string())?;
     let speech = if speaks {
         let model = SpeechModel::load(&ckpt, &thinker, voices, StreamMode::Exact, device)
             .map_err(|e| format!("talker: {e}"))?;

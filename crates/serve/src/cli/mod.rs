@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// `cpu` or `cuda:N`.
     #[arg(long)]
     pub device: Option<String>,
+    /// The thinker's weights: `none` (dense), `int8` (per channel) or `nf4`
+    /// (bitsandbytes' NormalFloat4, double quant), quantized at load.
+    #[arg(long)]
+    pub quantization: Option<omnivox_runtime::engine::Quantization>,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info`.
@@ -97,6 +101,9 @@ pub fn resolve_config(
     if let Some(d) = &args.device {
         config.model.device = d.clone();
     }
+    if let Some(q) = args.quantization {
+        config.model.quantization = q;
+    }
     config.server.api_keys.extend(args.api_keys.iter().cloned());
     config.validate()?;
     engine_factory::check_device(&config.model.device)?;
@@ -108,6 +115,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let spec = EngineSpec {
         model: config.model.model.clone(),
         device: config.model.device.clone(),
+        quantization: config.model.quantization,
     };
     let engine = engine_factory::build_engine(&spec).await?;
     let addr = format!("{}:{}", config.server.host, config.server.port);

@@ -44,12 +44,16 @@ pub struct RunArgs {
     /// `cpu` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// The thinker's weights: `none`, `int8` or `nf4`.
+    #[arg(long, default_value = "none")]
+    pub quantization: omnivox_runtime::engine::Quantization,
 }
 
 pub(super) async fn main(args: RunArgs) -> anyhow::Result<()> {
     let spec = EngineSpec {
         model: args.model.clone(),
         device: args.device.clone(),
+        quantization: args.quantization,
     };
     let engine = engine_factory::build_engine(&spec).await?;
     wait_until_ready(engine.as_ref()).await?;

@@ -32,6 +32,8 @@ pub struct EngineSpec {
     pub model: String,
     /// `cpu` or `cuda:N`.
     pub device: String,
+    /// The thinker's weights: `none` (dense), `int8` or `nf4`.
+    pub quantization: engine::Quantization,
 }
 
 /// Why no engine could be built.
@@ -183,8 +185,10 @@ fn audio_store() -> Result<Arc<dyn AudioStore>, BuildError> {
 pub async fn build_engine(spec: &EngineSpec) -> Result<Arc<dyn Engine>, BuildError> {
     let device = parse_device(&spec.device)?;
     let source = model_source(&spec.model)?;
+    let quantization = spec.quantization;
     tokio::task::spawn_blocking(move || {
-        let (dir, config) = prepare(&source)?;
+        let (dir, mut config) = prepare(&source)?;
+        config.quantization = quantization;
         let store = audio_store()?;
         tracing::info!(dir = %dir.display(), ?device, "starting the engine");
         Ok(engine::start(&dir, device, config, store)?)
