@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 mod audio_encoder;
 mod code2wav;
 mod model;
+mod runtime;
 mod talker;
 
 /// `(name, what it measures, runner)`.
@@ -32,6 +33,11 @@ const AREAS: &[Area] = &[
         "talker",
         "talker + code predictor frames per second (released talker_config, random weights) vs transformers",
         talker::run,
+    ),
+    (
+        "runtime",
+        "engine throughput and TTFT / first-audio / inter-token percentiles at concurrency 1, 4, 16, 64 (demo model, CPU)",
+        runtime::run,
     ),
 ];
 
