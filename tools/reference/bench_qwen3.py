@@ -14,7 +14,7 @@ measures what
 Prints one JSON object: {"decode_step": {"128": seconds}, "prefill": {...},
 "threads": n, "versions": {...}} with medians.
 
-Usage: bench_qwen3.py CHECKPOINT_DIR [--decode 128] [--prefill 128,512]
+Usage: bench_qwen3.py CHECKPOINT_DIR [--decode 128] [--prefill 128,512] [--threads N]
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def main() -> None:
     ap.add_argument("--decode", default="128")
     ap.add_argument("--prefill", default="128,512")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     # transformers' default attention on CPU (sdpa), in f32.
     model = Qwen3ForCausalLM.from_pretrained(args.checkpoint, dtype=torch.float32).eval()
     out = {"decode_step": {}, "prefill": {}, "threads": torch.get_num_threads(),

@@ -10,18 +10,26 @@ what ``Qwen3OmniMoeForConditionalGeneration.generate`` does per codec frame:
 repetition penalty, each talker token followed by the code predictor's own
 ``generate`` for the 15 residual codes.
 
-A frame's time is ``(t(F + 1 tokens) - t(1 token)) / F`` after a prompt of
-CONTEXT rows (the 1-token run is the prefill alone), medians over repetitions.
+Each run generates F + 1 talker tokens after a prompt of CONTEXT rows. A
+logits processor stamps the time at every talker token; the interval between
+two stamps is one frame (the code predictor's residual codes of the previous
+token, its next input row, one talker step). A frame's time is the median of
+the F intervals of every repetition (after one untimed warm-up run); the
+prefill's is the median time from the call to the first stamp.
 
 For a batch of B sequences (``--batch 1,8``) the prompt, the trailing text and
 the pad row are B rows each, as the full ``generate`` batches them; a step then
 makes B frames.
 
-Prints one JSON object: {"frame_s": {"1": seconds per step, "8": ...},
-"prefill_s": {...}, "frames": F, "context": CONTEXT, "layers": n, "threads": n,
-"versions": {...}}.
+The weights are copied into the model's own f32 parameters tensor by tensor
+(one f32 copy in memory, so the released 20 layers fit), every entry of
+``state_dict`` covered exactly once with its shape checked.
 
-Usage: bench_talker.py CHECKPOINT_DIR [--frames 16] [--context 64] [--reps 5] [--batch 1,8]
+Prints one JSON object: {"frame_s": {"1": seconds per step, "8": ...},
+"frame_s_quartiles": {"1": [q1, median, q3], ...}, "prefill_s": {...}, "frames": F, "reps": R, "context": CONTEXT, "layers": n,
+"threads": n, "experts_implementation": ..., "versions": {...}}.
+
+Usage: bench_talker.py CHECKPOINT_DIR [--frames 16] [--context 64] [--reps 5] [--batch 1,8] [--threads N]
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ from pathlib import Path
 
 import torch
 import transformers
-from safetensors.torch import load_file
+from safetensors import safe_open
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeTalkerConfig
 from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import Qwen3OmniMoeTalkerForConditionalGeneration
 
@@ -44,22 +53,59 @@ EXPERT = re.compile(r"^(.*\.mlp\.experts)\.(\d+)\.(gate|up|down)_proj\.weight$")
 
 
 def load(checkpoint: Path) -> Qwen3OmniMoeTalkerForConditionalGeneration:
+    """The model in f32, filled in place tensor by tensor: one f32 copy of the
+    weights in memory (the released 20 layers' experts alone are 12 GB in f32),
+    and every parameter and buffer of ``state_dict`` covered exactly once, with
+    its shape checked, as ``load_state_dict(strict=True)`` would."""
     cfg = Qwen3OmniMoeTalkerConfig(**json.loads((checkpoint / "config.json").read_text()))
     model = Qwen3OmniMoeTalkerForConditionalGeneration(cfg).eval()
-    stored = {k: v.float() for k, v in load_file(str(checkpoint / "model.safetensors")).items()}
-    state, experts = {}, {}
-    for name, t in stored.items():
-        m = EXPERT.match(name)
-        if m:
-            experts.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = t
+    state = model.state_dict()
+    covered: dict[str, int] = {}
+    unexpected, wrong = [], []
+
+    def put(key: str, target: torch.Tensor | None, t: torch.Tensor, parts: int = 1) -> None:
+        if target is None:
+            unexpected.append(key)
+        elif target.shape != t.shape:
+            wrong.append(f"{key}: {tuple(t.shape)} into {tuple(target.shape)}")
         else:
-            state[name] = t
-    for prefix, per in experts.items():
-        ids = sorted(per)
-        state[f"{prefix}.gate_up_proj"] = torch.stack([torch.cat([per[e]["gate"], per[e]["up"]], 0) for e in ids])
-        state[f"{prefix}.down_proj"] = torch.stack([per[e]["down"] for e in ids])
-    model.load_state_dict(state, strict=True)
+            target.copy_(t)
+            covered[key] = covered.get(key, 0) + 1
+
+    with torch.no_grad(), safe_open(str(checkpoint / "model.safetensors"), "pt") as f:
+        for name in f.keys():
+            t = f.get_tensor(name).float()
+            m = EXPERT.match(name)
+            if not m:
+                put(name, state.get(name), t)
+                continue
+            prefix, e, kind = m.group(1), int(m.group(2)), m.group(3)
+            if kind == "down":
+                fused = state.get(f"{prefix}.down_proj")
+                put(f"{prefix}.down_proj", None if fused is None else fused[e], t)
+            else:
+                fused = state.get(f"{prefix}.gate_up_proj")
+                half = None if fused is None else fused.shape[1] // 2
+                rows = None if fused is None else (fused[e, :half] if kind == "gate" else fused[e, half:])
+                put(f"{prefix}.gate_up_proj", rows, t)
+    experts = cfg.text_config.num_experts
+    want = {k: (2 * experts if k.endswith(".gate_up_proj") else experts if k.endswith(".experts.down_proj") else 1)
+            for k in state}
+    missing = [f"{k} ({covered.get(k, 0)} of {n} parts)" for k, n in want.items() if covered.get(k, 0) != n]
+    if missing or unexpected or wrong:
+        raise ValueError(f"checkpoint mismatch: missing {missing}, unexpected {unexpected}, wrong shape {wrong}")
     return model
+
+
+class Stamp(LogitsProcessor):
+    """Records the time whenever the talker's logits for a token are ready."""
+
+    def __init__(self, stamps: list[float]) -> None:
+        self.stamps = stamps
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self.stamps.append(time.perf_counter())
+        return scores
 
 
 def main() -> None:
@@ -68,15 +114,17 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--context", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batch", default="1,8")
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     model = load(Path(args.checkpoint))
     cfg = model.config
     hidden, vocab = cfg.text_config.hidden_size, cfg.text_config.vocab_size
     suppressed = [i for i in range(vocab - 1024, vocab) if i != cfg.codec_eos_token_id]
-    out = {"frames": args.frames, "context": args.context, "layers": cfg.text_config.num_hidden_layers,
-           "threads": torch.get_num_threads(), "frame_s": {}, "prefill_s": {},
+    out = {"frames": args.frames, "reps": args.reps, "context": args.context, "layers": cfg.text_config.num_hidden_layers,
+           "threads": torch.get_num_threads(), "frame_s": {}, "frame_s_quartiles": {}, "prefill_s": {},
+           "experts_implementation": getattr(model.config, "_experts_implementation", None),
            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
     for batch in [int(b) for b in args.batch.split(",") if b]:
         gen = torch.Generator().manual_seed(0)
@@ -85,27 +133,29 @@ def main() -> None:
         pad = torch.randn(batch, 1, hidden, generator=gen) * 0.5
         mask = torch.ones(batch, args.context, dtype=torch.long)
 
-        def run(tokens: int) -> None:
+        def run() -> list[float]:
+            """Times of the call and of each talker token's logits."""
+            stamps = [time.perf_counter()]
             model.generate(inputs_embeds=prompt, attention_mask=mask, trailing_text_hidden=trailing,
-                           tts_pad_embed=pad, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
-                           repetition_penalty=1.05, eos_token_id=cfg.codec_eos_token_id,
-                           suppress_tokens=suppressed, output_hidden_states=True, return_dict_in_generate=True)
-
-        def timed(tokens: int) -> float:
-            run(tokens)  # warm-up
-            samples = []
-            for _ in range(args.reps):
-                t = time.perf_counter()
-                run(tokens)
-                samples.append(time.perf_counter() - t)
-            return statistics.median(samples)
+                           tts_pad_embed=pad, max_new_tokens=args.frames + 1, min_new_tokens=args.frames + 1,
+                           do_sample=False, repetition_penalty=1.05, eos_token_id=cfg.codec_eos_token_id,
+                           suppress_tokens=suppressed, output_hidden_states=True, return_dict_in_generate=True,
+                           logits_processor=LogitsProcessorList([Stamp(stamps)]))
+            if len(stamps) != args.frames + 2:
+                raise RuntimeError(f"expected {args.frames + 1} talker tokens, stamped {len(stamps) - 1}")
+            return stamps
 
         with torch.inference_mode():
-            prefill = timed(1)
-            total = timed(args.frames + 1)
+            run()  # warm-up
+            frames, prefills = [], []
+            for _ in range(args.reps):
+                stamps = run()
+                prefills.append(stamps[1] - stamps[0])
+                frames += [b - a for a, b in zip(stamps[1:], stamps[2:])]
         # Seconds per step of the whole batch: each step makes one frame per sequence.
-        out["frame_s"][str(batch)] = (total - prefill) / args.frames
-        out["prefill_s"][str(batch)] = prefill
+        out["frame_s"][str(batch)] = statistics.median(frames)
+        out["frame_s_quartiles"][str(batch)] = statistics.quantiles(frames, n=4)
+        out["prefill_s"][str(batch)] = statistics.median(prefills)
     print(json.dumps(out))
 
 if __name__ == "__main__":

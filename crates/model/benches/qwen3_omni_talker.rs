@@ -22,8 +22,8 @@
 //!   stores them; `config.json` is the `talker_config`) if absent. Unset:
 //!   random weights straight from `RandomWeights`.
 //! - `OMNIVOX_BENCH_TALKER_LAYERS=N`: talker layers (default 4 of the
-//!   released 20, to keep two f32 copies of the experts in memory; the code
-//!   predictor always has all 5).
+//!   released 20, a quick look; 20 holds about 13 GB of f32 weights; the
+//!   code predictor always has all 5).
 //! - `OMNIVOX_BENCH_BACKENDS=flex,ndarray`: backends to run (default flex).
 
 use burn::tensor::backend::Backend;

@@ -11,7 +11,9 @@
 //!    reports peak resident memory against the f32 weights' size.
 //!
 //! Prints a markdown table for docs/benchmarks.md. `--quick` skips the
-//! peak-RSS part.
+//! peak-RSS part. `--threads=N` runs both sides on N threads
+//! (`RAYON_NUM_THREADS` for flex, `torch.set_num_threads`; default: every
+//! core).
 
 use crate::fixtures::python;
 use crate::{run_cmd, workspace_root};
@@ -27,6 +29,12 @@ const CASES: &[(&str, &str, u64)] = &[
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
+    let threads = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--threads="))
+        .map(str::parse::<usize>)
+        .transpose()
+        .context("--threads=N takes a number")?;
     let root = workspace_root();
     let dir = root.join("target/omnivox-bench/qwen3-0.6b-random-bf16");
     std::fs::create_dir_all(&dir)?;
@@ -42,7 +50,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 "--",
                 GROUP,
             ])
-            .env("OMNIVOX_BENCH_CHECKPOINT", &dir),
+            .env("OMNIVOX_BENCH_CHECKPOINT", &dir)
+            .envs(threads.map(|n| ("RAYON_NUM_THREADS", n.to_string()))),
     )?;
     let py = python(&root)?;
     eprintln!(
@@ -54,6 +63,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .current_dir(&root)
         .arg("tools/reference/bench_qwen3.py")
         .arg(&dir)
+        .args(threads.map(|n| format!("--threads={n}")))
         .output()?;
     if !out.status.success() {
         anyhow::bail!(
@@ -65,8 +75,10 @@ pub fn run(args: &[String]) -> Result<()> {
         serde_json::from_slice(&out.stdout).context("bench_qwen3.py printed no JSON")?;
     println!("{}", machine());
     println!(
-        "| measurement | omnivox (flex) | transformers (torch {}) | transformers / omnivox |",
-        torch["versions"]["torch"].as_str().unwrap_or("?")
+        "| measurement | omnivox (flex, {} threads) | transformers (torch {}, {} threads) | transformers / omnivox |",
+        threads.map_or_else(|| "all".to_string(), |n| n.to_string()),
+        torch["versions"]["torch"].as_str().unwrap_or("?"),
+        torch["threads"]
     );
     println!("|---|---|---|---|");
     for (case, n, tokens) in CASES {
@@ -122,7 +134,11 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    format!("machine: {cpu}, {cores} cores")
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "machine: {cpu}, {cores} cores; load average at the end: {}",
+        load.trim()
+    )
 }
 
 fn peak_rss(root: &Path) -> Result<()> {
