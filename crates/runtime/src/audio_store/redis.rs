@@ -172,12 +172,33 @@ mod tests {
     }
 
     impl Server {
+        /// A private redis-server on a free port, answering PING (a port
+        /// taken between our probe and its bind makes it exit: try again).
         fn start() -> Server {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            for _ in 0..5 {
+                if let Some(server) = Self::try_start() {
+                    return server;
+                }
+            }
+            panic!("redis-server did not start");
+        }
+
+        fn try_start() -> Option<Server> {
+            // Tests run in parallel: never hand out a port another server of
+            // this process took (the kernel may offer it again once freed).
+            static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+            let port = loop {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                let mut taken = TAKEN.lock().unwrap();
+                if !taken.contains(&port) {
+                    taken.push(port);
+                    break port;
+                }
+            };
             let child = Command::new("redis-server")
                 .args([
                     "--port",
@@ -192,19 +213,33 @@ mod tests {
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("redis-server is installed (apt-get install redis-server)");
-            let server = Server { child, port };
-            for _ in 0..200 {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return server;
+            let mut server = Server { child, port };
+            for _ in 0..250 {
+                if !matches!(server.child.try_wait(), Ok(None)) {
+                    return None; // exited: the port was taken
+                }
+                if pong(port) {
+                    return Some(server);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            panic!("redis-server did not start");
+            None
         }
 
         fn url(&self) -> String {
             format!("redis://127.0.0.1:{}/", self.port)
         }
+    }
+
+    /// Whether a server on `port` answers PING with PONG.
+    fn pong(port: u16) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 7];
+        c.write_all(b"PING\r\n").is_ok() && c.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
     impl Drop for Server {
