@@ -184,10 +184,14 @@ fn bad_requests_fail_before_any_compute<B: Backend>(device: &B::Device) {
     );
     let mut speech = chat(vec![user("hi")], greedy(4));
     speech.output = OutputMode::Speech(SpeechOutput {
-        voice: "Ethan".into(),
+        voice: "nobody".into(),
         speed: 1.0,
     });
-    assert!(submit(speech).is_err());
+    let err = submit(speech).unwrap_err();
+    assert!(
+        matches!(&err, EngineError::InvalidRequest { param, .. } if param == "audio.voice"),
+        "{err}"
+    );
     assert_eq!(engine.metrics().kv_blocks_used, 0, "nothing was admitted");
     // And the engine still works.
     let ok = rt
