@@ -15,7 +15,6 @@
 use crate::fixtures::python;
 use crate::{run_cmd, workspace_root};
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::process::Command;
 
 const GROUP: &str = "qwen3_omni_audio_encoder_flex";
@@ -64,7 +63,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_audio_encoder.py printed no JSON")?;
-    println!("{}", machine());
+    println!("{}", super::machine());
     println!(
         "| clip | omnivox (flex) | transformers (torch {}, {}, {} threads) | omnivox / transformers |",
         torch["versions"]["torch"].as_str().unwrap_or("?"),
@@ -74,7 +73,7 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("|---|---|---|---|");
     for s in seconds.split(',') {
         let audio: f64 = s.parse()?;
-        let ours = criterion_median_s(&root, s)?;
+        let ours = super::criterion_median_s(&root, &format!("{GROUP}/encode/{s}"))?;
         let theirs = torch["encode"][s]
             .as_f64()
             .context("missing torch figure")?;
@@ -87,33 +86,4 @@ pub fn run(args: &[String]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Criterion's median for one clip length, in seconds.
-fn criterion_median_s(root: &Path, seconds: &str) -> Result<f64> {
-    let path = root.join(format!(
-        "target/criterion/{GROUP}/encode/{seconds}/new/estimates.json"
-    ));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"]
-        .as_f64()
-        .context("no median in estimates.json")?;
-    Ok(ns * 1e-9)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("machine: {cpu}, {cores} cores")
 }

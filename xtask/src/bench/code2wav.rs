@@ -18,7 +18,6 @@
 use crate::fixtures::python;
 use crate::{run_cmd, workspace_root};
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::process::Command;
 
 const GROUP: &str = "code2wav_flex";
@@ -78,7 +77,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let theirs_chunked = torch["chunked_decode"]
         .as_f64()
         .context("missing torch figure")?;
-    println!("{}", machine());
+    println!("{}", super::machine());
     println!(
         "utterance: {frames} frames = {samples} samples = {audio_s:.2} s of audio; RTF = seconds of audio per wall second"
     );
@@ -94,7 +93,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("streamed, 5 frames per push", "stream_push5", theirs),
     ];
     for (label, case, reference) in cases {
-        let ours = criterion_median_s(&root, case, frames)?;
+        let ours = super::criterion_median_s(&root, &format!("{GROUP}/{case}/{frames}"))?;
         println!(
             "| {label} | RTF {:.2} ({:.2} s) | RTF {:.2} ({:.2} s) | {:.2}× |",
             audio_s / ours,
@@ -109,38 +108,4 @@ pub fn run(args: &[String]) -> Result<()> {
         audio_s / theirs_chunked
     );
     Ok(())
-}
-
-/// Criterion's median for one case, in seconds.
-fn criterion_median_s(root: &Path, case: &str, frames: usize) -> Result<f64> {
-    let path = root.join(format!(
-        "target/criterion/{GROUP}/{case}/{frames}/new/estimates.json"
-    ));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"]
-        .as_f64()
-        .context("no median in estimates.json")?;
-    Ok(ns * 1e-9)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "machine: {cpu}, {cores} cores; load average at the end: {}",
-        load.trim()
-    )
 }

@@ -69,3 +69,38 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Criterion's median estimate of benchmark `id` (`group/function/param`),
+/// in seconds.
+pub(crate) fn criterion_median_s(root: &std::path::Path, id: &str) -> Result<f64> {
+    use anyhow::Context;
+    let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let ns = v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in estimates.json")?;
+    Ok(ns * 1e-9)
+}
+
+/// The machine a figure was measured on: CPU model, cores, load average.
+pub(crate) fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "machine: {cpu}, {cores} cores; load average at the end: {}",
+        load.trim()
+    )
+}

@@ -73,7 +73,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_qwen3.py printed no JSON")?;
-    println!("{}", machine());
+    println!("{}", super::machine());
     println!(
         "| measurement | omnivox (flex, {} threads) | transformers (torch {}, {} threads) | transformers / omnivox |",
         threads.map_or_else(|| "all".to_string(), |n| n.to_string()),
@@ -82,7 +82,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     println!("|---|---|---|---|");
     for (case, n, tokens) in CASES {
-        let ours = criterion_median_s(&root, case, n)?;
+        let ours = super::criterion_median_s(&root, &format!("{GROUP}/{case}/{n}"))?;
         let theirs = torch[case][n].as_f64().context("missing torch figure")?;
         let label = match *case {
             "decode_step" => format!("decode step, {n} tokens of context"),
@@ -106,39 +106,6 @@ pub fn run(args: &[String]) -> Result<()> {
         peak_rss(&root)?;
     }
     Ok(())
-}
-
-/// Criterion's median for one case, in seconds.
-fn criterion_median_s(root: &Path, case: &str, n: &str) -> Result<f64> {
-    let path = root.join(format!(
-        "target/criterion/{GROUP}/{case}/{n}/new/estimates.json"
-    ));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"]
-        .as_f64()
-        .context("no median in estimates.json")?;
-    Ok(ns * 1e-9)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "machine: {cpu}, {cores} cores; load average at the end: {}",
-        load.trim()
-    )
 }
 
 fn peak_rss(root: &Path) -> Result<()> {

@@ -25,7 +25,6 @@
 use crate::fixtures::python;
 use crate::{run_cmd, workspace_root};
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::process::Command;
 
 const GROUP: &str = "talker_flex";
@@ -93,7 +92,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let torch: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("bench_talker.py printed no JSON")?;
-    println!("{}", machine());
+    println!("{}", super::machine());
     println!(
         "talker: Qwen3-Omni-30B-A3B talker_config with {layers} of 20 layers (all 128 experts, top-6, shared expert), \
          code predictor complete (5 layers, 15 residual groups); 64-row prompt prefilled; greedy; \
@@ -111,7 +110,10 @@ pub fn run(args: &[String]) -> Result<()> {
         let theirs = torch["frame_s"][batch.to_string()]
             .as_f64()
             .context("missing torch figure")?;
-        let ours = criterion_median_s(&root, &format!("{layers}_layers_batch{batch}"))?;
+        let ours = super::criterion_median_s(
+            &root,
+            &format!("{GROUP}/frame/{layers}_layers_batch{batch}"),
+        )?;
         let fmt = |s: f64| {
             let fps = batch as f64 / s;
             format!(
@@ -132,38 +134,4 @@ pub fn run(args: &[String]) -> Result<()> {
         torch["frame_s_quartiles"], torch["prefill_s"]
     );
     Ok(())
-}
-
-/// Criterion's median for the frame case, in seconds.
-fn criterion_median_s(root: &Path, param: &str) -> Result<f64> {
-    let path = root.join(format!(
-        "target/criterion/{GROUP}/frame/{param}/new/estimates.json"
-    ));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ns = v["median"]["point_estimate"]
-        .as_f64()
-        .context("no median in estimates.json")?;
-    Ok(ns * 1e-9)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "machine: {cpu}, {cores} cores; load average at the end: {}",
-        load.trim()
-    )
 }
