@@ -110,6 +110,42 @@ fn greedy_speech_equals_generate<B: Backend>(device: &B::Device) {
     }
 }
 
+/// A stop string that spans two tokens ends the reply before it, and what
+/// it cut is not spoken either: the first of its tokens was held back from
+/// the talker while the stop string could still match, then dropped.
+fn a_stop_string_is_not_spoken<B: Backend>(device: &B::Device) {
+    let reference = Reference::open(NAME).unwrap();
+    let prompt = reference.ids("input_ids").unwrap();
+    let tok = Tokenizer::from_dir(&fixture_dir(NAME)).unwrap();
+    let sequences = reference.ids("main.sequences").unwrap();
+    let ids = &sequences[prompt.len()..];
+    let full = tok.decode(ids, true).unwrap();
+    // The first pair of tokens k, k+1 with text of their own, whose text
+    // first occurs in the reply right where token k starts.
+    let text = |r: std::ops::Range<usize>| tok.decode(&ids[r], true).unwrap();
+    let (k, stop) = (1..ids.len() - 2)
+        .find_map(|k| {
+            let (before, stop) = (text(0..k), text(k..k + 2));
+            // Random weights make byte-level tokens that are not text on
+            // their own; the stop string must be real text.
+            let clean = !stop.contains('\u{FFFD}');
+            let own = !text(k..k + 1).is_empty() && !text(k + 1..k + 2).is_empty();
+            (clean && own && full.find(stop.as_str()) == Some(before.len())).then_some((k, stop))
+        })
+        .unwrap_or_else(|| panic!("no two such tokens in the reference reply {full:?}"));
+    let engine = talker_engine::<B>(device, 64);
+    let mut sampling = greedy(ids.len() as u32);
+    sampling.stop = vec![stop.clone()];
+    let req = speaking(chat(messages(), sampling), "ethan", 1.0);
+    let r = runtime().block_on(run(&engine, req)).unwrap();
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!(r.finish, Some(FinishReason::Stop));
+    assert_eq!(r.text, text(0..k), "the text ends before {stop:?}");
+    let transcript = r.transcript.expect("something was said");
+    assert_eq!(transcript, text(0..k), "the speech ends before {stop:?}");
+    assert!(r.usage.unwrap().completion.audio > 0);
+}
+
 /// A read-aloud request's reply is its text, verbatim, whatever the model
 /// would have said; what is spoken is that text.
 fn read_aloud_is_verbatim<B: Backend>(device: &B::Device) {
@@ -170,6 +206,7 @@ fn voices_and_text_only<B: Backend>(device: &B::Device) {
 
 omnivox_model::backend_tests!(
     greedy_speech_equals_generate,
+    a_stop_string_is_not_spoken,
     read_aloud_is_verbatim,
     voices_and_text_only,
 );

@@ -25,8 +25,14 @@ pub(crate) struct Output {
     stop_ids: Vec<u32>,
     /// Ids of the calls reported, by index.
     call_ids: Vec<String>,
-    /// Text emitted so far (the transcript, for speech).
-    pub text_len: usize,
+    /// Bytes the detokenizer has handed out.
+    decoded: usize,
+    /// Bytes of text given to the stop matcher; the text emitted
+    /// (`text_len`) is always a prefix of it: the rest is held back (it may
+    /// start a stop string) or, once a stop string matched, cut.
+    text_in: usize,
+    /// Bytes of text emitted.
+    text_len: usize,
 }
 
 impl Output {
@@ -49,6 +55,8 @@ impl Output {
             stop: StopMatcher::new(stop),
             stop_ids,
             call_ids: Vec::new(),
+            decoded: 0,
+            text_in: 0,
             text_len: 0,
         }
     }
@@ -64,6 +72,29 @@ impl Output {
             Some(c) => c.mask(vocab, logits, remaining),
             None => Ok(()),
         }
+    }
+
+    /// Where the text of every token fed so far ends, counted in bytes the
+    /// detokenizer hands out (text that becomes a tool call included); 0
+    /// when there are no stop strings, as nothing can then be cut.
+    ///
+    /// A token may be spoken once [`Output::settled`] reaches the mark
+    /// taken right after it: its text is then emitted (or part of a tool
+    /// call), never to be cut by a stop string.
+    pub fn mark(&self) -> usize {
+        if self.stop.is_empty() {
+            return 0;
+        }
+        self.decoded + self.decode.as_ref().map_or(0, DecodeStream::pending_len)
+    }
+
+    /// How far, in [`Output::mark`]'s bytes, the text is final: emitted, or
+    /// taken into a tool call.
+    pub fn settled(&self) -> usize {
+        let parser = self.parser.as_ref().map_or(0, CallParser::held_len);
+        // decoded = held by the parser + given to the stop matcher + taken
+        // into calls; of what the stop matcher got, `text_len` is out.
+        (self.text_len + self.decoded).saturating_sub(parser + self.text_in)
     }
 
     /// Handles a generated token; `remaining` counts the tokens that may
@@ -98,6 +129,7 @@ impl Output {
                 String::new()
             }
         };
+        self.decoded += delta.len();
         if let Verdict::Finish(r) = self.text(&delta, out) {
             return Verdict::Finish(r);
         }
@@ -120,7 +152,10 @@ impl Output {
         let mut text = String::new();
         if let Some(d) = self.decode.take() {
             match d.finish() {
-                Ok(t) => text = t,
+                Ok(t) => {
+                    self.decoded += t.len();
+                    text = t;
+                }
                 Err(e) => tracing::warn!(error = %e, "detokenizer failed at the end"),
             }
         }
@@ -162,20 +197,27 @@ impl Output {
             .is_some_and(|c| c.setup().parallel());
         for piece in pieces {
             match piece {
-                Piece::Text(t) => match self.stop.push(&t) {
-                    StopOutcome::Continue(t) => self.send_text(t, out),
-                    StopOutcome::Stopped(t) => {
-                        self.send_text(t, out);
-                        self.decode = None;
-                        let called = self.parser.as_ref().is_some_and(|p| p.calls() > 0);
-                        return Verdict::Finish(if called {
-                            FinishReason::ToolCalls
-                        } else {
-                            FinishReason::Stop
-                        });
+                Piece::Text(t) => {
+                    self.text_in += t.len();
+                    match self.stop.push(&t) {
+                        StopOutcome::Continue(t) => self.send_text(t, out),
+                        StopOutcome::Stopped(t) => {
+                            self.send_text(t, out);
+                            self.decode = None;
+                            let called = self.parser.as_ref().is_some_and(|p| p.calls() > 0);
+                            return Verdict::Finish(if called {
+                                FinishReason::ToolCalls
+                            } else {
+                                FinishReason::Stop
+                            });
+                        }
                     }
-                },
+                }
                 Piece::CallStart { index, name } => {
+                    // Text held back because it may begin a stop string
+                    // is text after all: a stop string never spans a call.
+                    let held = self.stop.finish();
+                    self.send_text(held, out);
                     let id = call_id();
                     self.call_ids.push(id.clone());
                     out.send(Event::ToolCallDelta(ToolCallDelta {
@@ -234,4 +276,149 @@ fn call_id() -> String {
         x /= 62;
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::api::{ToolChoice, ToolSpec};
+    use crate::engine::speaking::Held;
+    use crate::engine::stream::channel;
+    use crate::tools::ToolSetup;
+    use futures::StreamExt;
+    use omnivox_model::testing::fixture_dir;
+    use omnivox_tokenizer::Tokenizer;
+    use serde_json::json;
+
+    /// Feeds a reply's tokens through an output with `stop`; its text, and
+    /// whether all of that text came before the first tool-call event.
+    fn text_and_order(tok: &Tokenizer, reply: &str, stop: &[String]) -> (String, bool) {
+        let vocab = ToolVocab::new(tok);
+        let weather = ToolSpec {
+            name: "get_weather".into(),
+            description: None,
+            parameters: json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            }),
+            strict: false,
+        };
+        let setup = ToolSetup::new(&[weather], ToolChoice::Auto, false, &vocab).unwrap();
+        let mut output = Output::new(
+            tok.decode_stream(true),
+            Some(Constraint::new(setup)),
+            stop,
+            Vec::new(),
+        );
+        let (emitter, stream) = channel();
+        let ids = tok.encode(reply, false).unwrap();
+        for (i, &id) in ids.iter().enumerate() {
+            if let Verdict::Finish(reason) = output.token(&vocab, id, 100, &emitter) {
+                assert_eq!(reason, FinishReason::ToolCalls);
+                assert_eq!(i, ids.len() - 1, "finished at the call's end");
+                break;
+            }
+        }
+        drop(emitter);
+        let events = futures::executor::block_on(stream.collect::<Vec<_>>());
+        let text: String = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TextDelta(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        let first_call = events
+            .iter()
+            .position(|e| matches!(e, Event::ToolCallDelta(_)))
+            .expect("a tool call");
+        let last_text = events
+            .iter()
+            .rposition(|e| matches!(e, Event::TextDelta(_)));
+        (text, last_text.is_none_or(|t| t < first_call))
+    }
+
+    /// A stop string that never occurs changes nothing, even when the text
+    /// just before a tool call could have begun it: that text comes out,
+    /// before the call.
+    #[test]
+    fn text_held_for_a_stop_string_comes_out_before_a_tool_call() {
+        let tok = Tokenizer::from_dir(&fixture_dir("qwen3_omni_thinker")).unwrap();
+        let reply = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+        let (plain, ordered) = text_and_order(&tok, reply, &[]);
+        assert!(plain.contains("check."), "{plain:?}");
+        assert!(ordered);
+        // The text right before the call, `check.\n`, begins this one.
+        let stop = vec!["check.\n!".to_owned()];
+        let (held, ordered) = text_and_order(&tok, reply, &stop);
+        assert_eq!(held, plain);
+        assert!(ordered, "the held text comes before the call");
+    }
+
+    /// Feeds `ids` through an output with `stop` and no tools, handing
+    /// tokens to the talker as the engine does: the text emitted and the
+    /// tokens spoken.
+    fn spoken_under_stop(tok: &Tokenizer, ids: &[u32], stop: &[String]) -> (String, Vec<u32>) {
+        let vocab = ToolVocab::new(tok);
+        let mut output = Output::new(tok.decode_stream(true), None, stop, Vec::new());
+        let (emitter, stream) = channel();
+        let mut held = Held::default();
+        let mut spoken = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let verdict = output.token(&vocab, id, ids.len() - 1 - i, &emitter);
+            let last = matches!(verdict, Verdict::Finish(_));
+            if !last {
+                held.push(id, output.mark());
+            }
+            spoken.extend(held.take_settled(output.settled()));
+            if last {
+                break;
+            }
+        }
+        drop(emitter);
+        let events = futures::executor::block_on(stream.collect::<Vec<_>>());
+        let text = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TextDelta(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        (text, spoken)
+    }
+
+    /// For a stop string at every place in a reply (multi-byte characters
+    /// and byte-level tokens included): the text ends before it, what is
+    /// spoken is a prefix of that text, and the first token not spoken
+    /// reaches into the stop string. Without stop strings every token but
+    /// the last is spoken, at once.
+    #[test]
+    fn only_emitted_text_is_spoken() {
+        let tok = Tokenizer::from_dir(&fixture_dir("qwen3_omni_thinker")).unwrap();
+        let reply = "Hello, wörld! Ça va? Ok \u{1F600} done. Thé au lait.";
+        let ids = tok.encode(reply, false).unwrap();
+        let (text, spoken) = spoken_under_stop(&tok, &ids, &[]);
+        assert_eq!(text, reply);
+        assert_eq!(spoken, ids[..ids.len() - 1]);
+        let starts: Vec<usize> = reply.char_indices().map(|(i, _)| i).collect();
+        for (k, &at) in starts.iter().enumerate() {
+            for n in 1..=3 {
+                let end = starts.get(k + n).copied().unwrap_or(reply.len());
+                let stop = &reply[at..end];
+                let (text, spoken) = spoken_under_stop(&tok, &ids, &[stop.to_owned()]);
+                let cut = reply.find(stop).unwrap();
+                assert_eq!(text, reply[..cut], "stop {stop:?}");
+                let said = tok.decode(&spoken, true).unwrap();
+                assert!(
+                    text.starts_with(&said),
+                    "stop {stop:?}: said {said:?}, text {text:?}"
+                );
+                let next = tok.decode(&ids[..spoken.len() + 1], true).unwrap();
+                assert!(!text.starts_with(&next), "stop {stop:?}: {next:?} waits");
+            }
+        }
+    }
 }

@@ -25,6 +25,7 @@ use crate::audio_store::StoredAudio;
 use crate::speech::{SpeechFinish, SpeechSampling, SpokenFilter, TalkerState, Voice};
 use burn::tensor::{Tensor, backend::Backend};
 use omnivox_audio::TimeStretch;
+use std::collections::VecDeque;
 use std::time::SystemTime;
 
 /// One sequence's speech.
@@ -42,6 +43,8 @@ pub(crate) struct Speaking<B: Backend> {
     pub stretch: Option<TimeStretch>,
     /// Where the next chunk starts on the reply's timeline.
     pub next_ms: u64,
+    /// Sampled tokens waiting for their text to be final.
+    pub held: Held,
     /// The spoken tokens (the transcript, decoded at the end).
     pub spoken: Vec<u32>,
     /// Codes of every frame, back to back.
@@ -66,6 +69,7 @@ impl<B: Backend> Speaking<B> {
             talker: None,
             stretch,
             next_ms: 0,
+            held: Held::default(),
             spoken: Vec::new(),
             codes: Vec::new(),
             groups: 0,
@@ -77,19 +81,32 @@ impl<B: Backend> Speaking<B> {
         self.talker.is_none()
     }
 
-    /// A thinker token sampled after the talker started (`last`: the
-    /// thinker's final token, which is never spoken).
-    pub fn thinker_token(&mut self, token: u32, last: bool) {
+    /// A thinker token sampled after the talker started, with the output's
+    /// [`mark`](super::output::Output::mark) right after it and how much
+    /// of the output is [`settled`](super::output::Output::settled); `last`:
+    /// the thinker's final token, which is never spoken.
+    ///
+    /// A token is spoken once its text is final. Without stop strings that
+    /// is at once; with them, a token whose text may begin a stop string
+    /// waits, and if the stop string matches, the text it cut is not said
+    /// either.
+    pub fn thinker_token(&mut self, token: u32, mark: usize, settled: usize, last: bool) {
         let Some(talker) = self.talker.as_mut() else {
             return;
         };
-        if last {
-            talker.end_text();
-            return;
+        if !last {
+            self.held.push(token, mark);
         }
-        if let Some(t) = self.filter.push(token) {
-            self.spoken.push(t);
-            talker.push_text(t);
+        for t in self.held.take_settled(settled) {
+            if let Some(t) = self.filter.push(t) {
+                self.spoken.push(t);
+                talker.push_text(t);
+            }
+        }
+        if last {
+            // What is still held never became text: a stop string cut it.
+            self.held.clear();
+            talker.end_text();
         }
     }
 
@@ -109,6 +126,32 @@ impl<B: Backend> Speaking<B> {
         let chunk = AudioChunk::new(samples, self.next_ms);
         self.next_ms += chunk.duration_ms;
         seq_emitter.send(Event::AudioChunk(chunk));
+    }
+}
+
+/// Tokens in sampling order, each with the output's mark right after it
+/// (see [`Output::mark`](super::output::Output::mark)).
+#[derive(Debug, Default)]
+pub(crate) struct Held(VecDeque<(u32, usize)>);
+
+impl Held {
+    pub fn push(&mut self, token: u32, mark: usize) {
+        self.0.push_back((token, mark));
+    }
+
+    /// Takes, in order, the tokens whose text is final at `settled`.
+    pub fn take_settled(&mut self, settled: usize) -> impl Iterator<Item = u32> + '_ {
+        std::iter::from_fn(move || {
+            let &(token, mark) = self.0.front()?;
+            (mark <= settled).then(|| {
+                self.0.pop_front();
+                token
+            })
+        })
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
     }
 }
 

@@ -264,7 +264,7 @@ impl<B: Backend, M: StepModel<B>> Worker<B, M> {
             let verdict = seq.output.token(&self.vocab, token, left, &seq.emitter);
             let last = matches!(verdict, Verdict::Finish(_));
             if let Some(sp) = seq.speech.as_mut() {
-                sp.thinker_token(token, last);
+                sp.thinker_token(token, seq.output.mark(), seq.output.settled(), last);
             }
             if let Verdict::Finish(reason) = verdict {
                 thinker_finished(seq, reason, &self.pool);

@@ -117,6 +117,11 @@ impl CallParser {
         }
     }
 
+    /// Bytes of text fed but not yet turned into pieces.
+    pub fn held_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Calls reported so far.
     pub fn calls(&self) -> u32 {
         self.calls

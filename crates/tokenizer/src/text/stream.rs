@@ -29,6 +29,9 @@ pub struct DecodeStream {
     read: usize,
     /// Decoded text not yet handed out (at most the last grapheme cluster).
     held: String,
+    /// While the unread ids end in an incomplete UTF-8 sequence: the bytes
+    /// their text will have at least (see [`DecodeStream::pending_len`]).
+    incomplete: usize,
 }
 
 impl DecodeStream {
@@ -39,6 +42,7 @@ impl DecodeStream {
             ids: Vec::new(),
             read: 0,
             held: String::new(),
+            incomplete: 0,
         }
     }
 
@@ -60,6 +64,15 @@ impl DecodeStream {
         Ok(Some(out))
     }
 
+    /// Bytes of text fed but not yet emitted, as far as they are known: the
+    /// held grapheme cluster, and the text of the unread ids with their
+    /// incomplete last character counted as 2 bytes (the least a
+    /// multi-byte character has). So a position in the text at or past the
+    /// count is at or past the end of that character.
+    pub fn pending_len(&self) -> usize {
+        self.held.len() + self.incomplete
+    }
+
     /// Ends the stream: returns everything not yet emitted, including an
     /// incomplete trailing UTF-8 sequence as `U+FFFD`, exactly as a whole
     /// decode renders it.
@@ -73,12 +86,16 @@ impl DecodeStream {
     }
 
     /// The text the unread ids add to the window, once it is complete.
-    fn new_text(&self) -> Result<Option<String>> {
+    fn new_text(&mut self) -> Result<Option<String>> {
         let prefix = self.decode(&self.ids[..self.read])?;
         let full = self.decode(&self.ids)?;
         if full.ends_with('\u{FFFD}') {
-            return Ok(None); // an incomplete UTF-8 sequence, or wait and see
+            // An incomplete UTF-8 sequence, or wait and see. U+FFFD is 3
+            // bytes; the character it stands for has at least 2.
+            self.incomplete = full.len().saturating_sub(prefix.len() + 1);
+            return Ok(None);
         }
+        self.incomplete = 0;
         Ok(full.strip_prefix(prefix.as_str()).map(str::to_owned))
     }
 
