@@ -46,4 +46,6 @@ def test_example(index, tmp_path, base_url, api_key):
     assert r.stdout.strip() or set(tmp_path.iterdir()) != before, f"example {index} produced nothing"
     for f in set(tmp_path.iterdir()) - before:
         if f.suffix in AUDIO_SUFFIXES:
-            assert decoded_seconds(f.read_bytes()) > 0.1, f"{f.name} does not decode"
+            # Some audio, however short: the demo model's replies have random
+            # lengths, and one spoken token makes one frame (57 ms).
+            assert decoded_seconds(f.read_bytes()) > 0, f"{f.name} does not decode"
