@@ -7,42 +7,50 @@
 mod common;
 
 use common::*;
+use omnivox_runtime::api::Readiness;
 use omnivox_runtime::api::{
     ContentPart, Engine, FinishReason, OutputMode, SamplingParams, SpeechOutput, ToolChoice,
 };
 use omnivox_runtime::audio_store::MemoryAudioStore;
 use omnivox_runtime::demo;
-use omnivox_runtime::engine::{Quantization, start_on};
+use omnivox_runtime::engine::{EngineConfig, OmniEngine, Quantization, start_on};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[test]
-fn the_demo_serves_chats() {
-    type B = omnivox_model::testing::Flex;
-    let root = std::env::temp_dir().join(format!("omnivox-demo-engine-{}", std::process::id()));
-    let dir = demo::ensure(&root).unwrap();
-    let engine = start_on::<B>(
-        &dir,
+/// The engine on the demo checkpoint in `dir`, on flex (loading in the
+/// background: see [`wait_ready`]).
+fn start_demo(dir: &Path, config: EngineConfig) -> Arc<OmniEngine> {
+    start_on::<omnivox_model::testing::Flex>(
+        dir,
         Default::default(),
-        demo::engine_config(),
+        config,
         Arc::new(MemoryAudioStore::default()),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Waits until `engine` has loaded; fails the test if loading failed.
+fn wait_ready(engine: &OmniEngine) {
+    loop {
+        match engine.readiness() {
+            Readiness::Ready => return,
+            Readiness::Failed { reason } => panic!("the engine failed to load: {reason}"),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+#[test]
+fn the_demo_serves_chats() {
+    let root = std::env::temp_dir().join(format!("omnivox-demo-engine-{}", std::process::id()));
+    let dir = demo::ensure(&root).unwrap();
+    let engine = start_demo(&dir, demo::engine_config());
     let info = engine.info().clone();
     assert!(info.is_demo);
     assert_eq!(info.served_name, "omnivox-demo");
     assert_eq!(info.created, 1_767_225_600);
-    while !matches!(engine.readiness(), omnivox_runtime::api::Readiness::Ready) {
-        assert!(
-            !matches!(
-                engine.readiness(),
-                omnivox_runtime::api::Readiness::Failed { .. }
-            ),
-            "{:?}",
-            engine.readiness()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_ready(&engine);
     let rt = runtime();
     // No limit given: the demo's own short default.
     let text = rt
@@ -87,23 +95,14 @@ fn the_demo_serves_chats() {
 /// (2 halves its length, 0.5 doubles it) without changing what is said.
 #[test]
 fn the_demo_speaks_at_any_speed() {
-    type B = omnivox_model::testing::Flex;
     let root = std::env::temp_dir().join(format!("omnivox-demo-speech-{}", std::process::id()));
     let dir = demo::ensure(&root).unwrap();
-    let config = omnivox_runtime::engine::EngineConfig {
+    let config = EngineConfig {
         max_output_audio_tokens: 24,
         ..demo::engine_config()
     };
-    let engine = start_on::<B>(
-        &dir,
-        Default::default(),
-        config,
-        Arc::new(MemoryAudioStore::default()),
-    )
-    .unwrap();
-    while !matches!(engine.readiness(), omnivox_runtime::api::Readiness::Ready) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let engine = start_demo(&dir, config);
+    wait_ready(&engine);
     let rt = runtime();
     let reply = |speed: f32| {
         let mut req = chat(vec![user("Say something.")], greedy(12));
@@ -139,29 +138,16 @@ fn the_demo_speaks_at_any_speed() {
 /// quant) still serves: a reply of the asked length, spoken.
 #[test]
 fn the_demo_runs_quantized() {
-    type B = omnivox_model::testing::Flex;
     let root = std::env::temp_dir().join(format!("omnivox-demo-quant-{}", std::process::id()));
     let dir = demo::ensure(&root).unwrap();
     for q in [Quantization::Int8, Quantization::Nf4] {
-        let config = omnivox_runtime::engine::EngineConfig {
+        let config = EngineConfig {
             quantization: q,
             max_output_audio_tokens: 8,
             ..demo::engine_config()
         };
-        let engine = start_on::<B>(
-            &dir,
-            Default::default(),
-            config,
-            Arc::new(MemoryAudioStore::default()),
-        )
-        .unwrap();
-        loop {
-            match engine.readiness() {
-                omnivox_runtime::api::Readiness::Ready => break,
-                omnivox_runtime::api::Readiness::Failed { reason } => panic!("{q}: {reason}"),
-                _ => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
+        let engine = start_demo(&dir, config);
+        wait_ready(&engine);
         let mut req = chat(vec![user("Say something.")], greedy(6));
         req.output = OutputMode::Speech(SpeechOutput {
             voice: "alloy".into(),

@@ -292,6 +292,21 @@ mod tests {
     use omnivox_tokenizer::Tokenizer;
     use serde_json::json;
 
+    fn tokenizer() -> Tokenizer {
+        Tokenizer::from_dir(&fixture_dir("qwen3_omni_thinker")).unwrap()
+    }
+
+    /// The text deltas of `events`, joined.
+    fn text_of(events: &[Event]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TextDelta(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Feeds a reply's tokens through an output with `stop`; its text, and
     /// whether all of that text came before the first tool-call event.
     fn text_and_order(tok: &Tokenizer, reply: &str, stop: &[String]) -> (String, bool) {
@@ -324,13 +339,7 @@ mod tests {
         }
         drop(emitter);
         let events = futures::executor::block_on(stream.collect::<Vec<_>>());
-        let text: String = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::TextDelta(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect();
+        let text = text_of(&events);
         let first_call = events
             .iter()
             .position(|e| matches!(e, Event::ToolCallDelta(_)))
@@ -346,7 +355,7 @@ mod tests {
     /// before the call.
     #[test]
     fn text_held_for_a_stop_string_comes_out_before_a_tool_call() {
-        let tok = Tokenizer::from_dir(&fixture_dir("qwen3_omni_thinker")).unwrap();
+        let tok = tokenizer();
         let reply = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
         let (plain, ordered) = text_and_order(&tok, reply, &[]);
         assert!(plain.contains("check."), "{plain:?}");
@@ -380,14 +389,7 @@ mod tests {
         }
         drop(emitter);
         let events = futures::executor::block_on(stream.collect::<Vec<_>>());
-        let text = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::TextDelta(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect();
-        (text, spoken)
+        (text_of(&events), spoken)
     }
 
     /// For a stop string at every place in a reply (multi-byte characters
@@ -397,7 +399,7 @@ mod tests {
     /// the last is spoken, at once.
     #[test]
     fn only_emitted_text_is_spoken() {
-        let tok = Tokenizer::from_dir(&fixture_dir("qwen3_omni_thinker")).unwrap();
+        let tok = tokenizer();
         let reply = "Hello, wörld! Ça va? Ok \u{1F600} done. Thé au lait.";
         let ids = tok.encode(reply, false).unwrap();
         let (text, spoken) = spoken_under_stop(&tok, &ids, &[]);

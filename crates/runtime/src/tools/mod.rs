@@ -132,10 +132,7 @@ fn compile(
         branches.push(b.add(Node::Seq(vec![name, args])).map_err(at(i))?);
     }
     let first = tools.first().map_or(0, |t| t.0);
-    let choice = match branches.as_slice() {
-        [one] => *one,
-        _ => b.add(Node::Alt(branches)).map_err(at(first))?,
-    };
+    let choice = b.any_of(branches).map_err(at(first))?;
     let open = b
         .lit(format!("{CALL_OPEN}\n{{\"name\": ").as_bytes())
         .map_err(at(first))?;

@@ -32,6 +32,14 @@ const ANNOTATIONS: &[&str] = &[
 ];
 
 impl Builder {
+    /// Any one of `alts`: a single alternative is itself, no node added.
+    pub fn any_of(&mut self, alts: Vec<NodeId>) -> Result<NodeId, SchemaError> {
+        match alts.as_slice() {
+            [one] => Ok(*one),
+            _ => self.add(Node::Alt(alts)),
+        }
+    }
+
     pub fn add(&mut self, node: Node) -> Result<NodeId, SchemaError> {
         if self.nodes.len() >= MAX_NODES {
             return Err(SchemaError {
@@ -202,10 +210,7 @@ impl Builder {
         for t in &types {
             alts.push(self.typed(t, obj, root, at, depth)?);
         }
-        match alts.as_slice() {
-            [one] => Ok(*one),
-            _ => self.add(Node::Alt(alts)),
-        }
+        self.any_of(alts)
     }
 
     fn branches(
@@ -267,10 +272,7 @@ impl Builder {
             })?;
             alts.push(self.lit(text.as_bytes())?);
         }
-        match alts.as_slice() {
-            [one] => Ok(*one),
-            _ => self.add(Node::Alt(alts)),
-        }
+        self.any_of(alts)
     }
 
     fn typed(
